@@ -1,0 +1,160 @@
+"""The spaCy components of vipie: thin wrappers, registered by factory, over the pure cores.
+
+    vipie_layout            title, paragraphs, sentences, dateline, byline (pipeline.layout)
+    vipie_word_segmenter    underthesea words as token attributes (pipeline.segment)
+    vipie_rule_recognizer   entities from rules and gazetteers (pipeline.recognize.rules)
+    vipie_fact_linker       one fact per METRIC (pipeline.facts.link)
+
+Document metadata travels in `doc._.meta`; what the pipeline infers (title,
+published, byline) is added there. Problems that do not stop a document
+(a span that does not align to tokens) are listed in `doc._.warnings`.
+"""
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span, Token
+
+from pipeline.facts.link import EntitySpan, FactLinker, LinkContext
+from pipeline.layout import analyse_layout, load_boilerplate
+from pipeline.provinces import default_resolver
+from pipeline.recognize.rules import RuleRecognizer
+from pipeline.segment import segment_words, underthesea_words
+
+
+def register_extensions() -> None:
+    """Declare the custom attributes vipie sets (idempotent)."""
+    for name, default in (("meta", None), ("warnings", None), ("facts", None), ("wraps", None), ("province", None)):
+        if not Doc.has_extension(name):
+            Doc.set_extension(name, default=default)
+    for name in ("word_index", "word_bio"):
+        if not Token.has_extension(name):
+            Token.set_extension(name, default=None)
+    for name in ("score", "source"):
+        if not Span.has_extension(name):
+            Span.set_extension(name, default=None)
+
+
+register_extensions()
+
+
+def char_spans(doc: Doc, spans, label: str) -> list[Span]:
+    """Token spans for character spans; one that does not align is reported in `doc._.warnings`."""
+    result = []
+    for start, end in spans:
+        span = doc.char_span(start, end, label=label, alignment_mode="strict")
+        if span is None:
+            warn(doc, f"{label} span {doc.text[start:end]!r} at [{start}, {end}) does not align to tokens")
+        else:
+            result.append(span)
+    return result
+
+
+def warn(doc: Doc, message: str) -> None:
+    if doc._.warnings is None:
+        doc._.warnings = []
+    doc._.warnings.append(message)
+
+
+class LayoutComponent:
+    def __init__(self):
+        self.boilerplate = load_boilerplate()
+
+    def __call__(self, doc: Doc) -> Doc:
+        layout = analyse_layout(doc.text, self.boilerplate)
+        meta = dict(doc._.meta or {})
+        if layout.title and "title" not in meta:
+            meta["title"] = doc.text[layout.title[0] : layout.title[1]]
+        if layout.published and not meta.get("published"):
+            meta["published"] = layout.published
+        if layout.byline:
+            meta.setdefault("byline", layout.byline)
+        doc._.meta = meta
+        doc._.wraps = layout.wraps
+        doc.spans["paragraphs"] = char_spans(doc, layout.paragraphs, "PARAGRAPH")
+        doc.spans["title"] = char_spans(doc, [layout.title] if layout.title else [], "TITLE")
+        doc.spans["excluded"] = char_spans(doc, layout.excluded, "EXCLUDED")
+        sentences = char_spans(doc, layout.sentences, "SENTENCE")
+        doc.spans["sentences"] = sentences
+        starts = {span.start for span in sentences}
+        for token in doc:
+            token.is_sent_start = token.i in starts or token.i == 0
+        return doc
+
+
+class WordSegmenter:
+    def __init__(self, tokenize_words=underthesea_words):
+        self.tokenize_words = tokenize_words
+
+    def __call__(self, doc: Doc) -> Doc:
+        paragraphs = [(s.start_char, s.end_char) for s in doc.spans.get("paragraphs", [])]
+        words = segment_words(doc.text, paragraphs, set(doc._.wraps or ()), self.tokenize_words)
+        ends = {start: (index, end) for index, (start, end) in enumerate(words)}
+        current, current_end = None, -1
+        for token in doc:
+            if token.is_space:
+                continue
+            if token.idx in ends:
+                current, current_end = ends[token.idx]
+                token._.word_index, token._.word_bio = current, "B"
+            elif token.idx < current_end:
+                token._.word_index, token._.word_bio = current, "I"
+            else:
+                token._.word_index, token._.word_bio = None, "O"
+        return doc
+
+
+class RuleEntityRecognizer:
+    def __init__(self):
+        self.recognizer = RuleRecognizer(default_resolver())
+
+    def __call__(self, doc: Doc) -> Doc:
+        excluded = [(s.start_char, s.end_char) for s in doc.spans.get("excluded", [])]
+        ents = []
+        for candidate in self.recognizer.find(doc.text, excluded):
+            span = doc.char_span(candidate.start, candidate.end, label=candidate.label, alignment_mode="strict")
+            if span is None:
+                warn(doc, f"{candidate.label} {doc.text[candidate.start:candidate.end]!r} at "
+                          f"[{candidate.start}, {candidate.end}) does not align to tokens")
+                continue
+            span._.score = candidate.score
+            span._.source = f"rule:{candidate.rule}"
+            ents.append(span)
+        doc.ents = ents
+        return doc
+
+
+class FactLinkerComponent:
+    def __init__(self):
+        self.linker = FactLinker(default_resolver())
+
+    def __call__(self, doc: Doc) -> Doc:
+        entities = [EntitySpan(e.start_char, e.end_char, e.label_, e.text) for e in doc.ents]
+        title = doc.spans.get("title")
+        context = LinkContext(
+            sentences=[(s.start_char, s.end_char) for s in doc.spans.get("sentences", [])],
+            paragraphs=[(s.start_char, s.end_char) for s in doc.spans.get("paragraphs", [])],
+            title=(title[0].start_char, title[0].end_char) if title else None,
+            meta=doc._.meta or {},
+        )
+        doc._.facts = self.linker.link_facts(doc.text, entities, context)
+        doc._.province = self.linker.document_province(doc.text, context)
+        return doc
+
+
+@Language.factory("vipie_layout", assigns=["doc.spans", "token.is_sent_start", "doc._.meta"])
+def make_layout(nlp: Language, name: str) -> LayoutComponent:
+    return LayoutComponent()
+
+
+@Language.factory("vipie_word_segmenter", assigns=["token._.word_index", "token._.word_bio"])
+def make_word_segmenter(nlp: Language, name: str) -> WordSegmenter:
+    return WordSegmenter()
+
+
+@Language.factory("vipie_rule_recognizer", assigns=["doc.ents"])
+def make_rule_recognizer(nlp: Language, name: str) -> RuleEntityRecognizer:
+    return RuleEntityRecognizer()
+
+
+@Language.factory("vipie_fact_linker", assigns=["doc._.facts", "doc._.province"], requires=["doc.ents"])
+def make_fact_linker(nlp: Language, name: str) -> FactLinkerComponent:
+    return FactLinkerComponent()

@@ -1,0 +1,240 @@
+"""Facts: every METRIC linked to value, unit, qualifier, indicator, province, year and status.
+
+The core (`link_facts`) is pure: the text, its entities and layout in, one fact
+per METRIC out. Province and year follow the resolution order of
+ANNOTATION_GUIDELINES.md and stay null when nothing fixes them; each fact says
+which evidence decided them.
+"""
+
+from dataclasses import dataclass, field
+
+import regex
+
+from pipeline.labels import NATIONAL
+from pipeline.numbers import parse_metric
+from pipeline.provinces import ProvinceResolver
+
+NATIONAL_MARKERS = ("cả nước", "toàn quốc")
+NOW_MARKERS = ("đến nay", "hiện nay", "năm nay")
+BASELINE_MARKER = "so với"
+TARGET_MARKERS = ("phấn đấu", "mục tiêu", "chỉ tiêu", "kế hoạch", "đặt ra", "phải", "cần", "sẽ", "hướng tới", "dự kiến")
+ACHIEVED_MARKERS = ("đạt", "đã", "có", "được", "hoàn thành", "thực hiện", "hiện có")
+# Words that end an indicator phrase after the number (verbs and linkers of the clause).
+INDICATOR_STOPS = frozenset(
+    "đã đang sẽ được là bằng đạt còn trong đó với của cho từ đến qua theo tại trên và nhưng để thì vào chưa hoàn".split()
+)
+# Words before a number that link it to what it measures ("đạt 75%", "bằng 70,6%").
+LINK_VERBS = frozenset("đạt bằng là chiếm lên đến khoảng có".split())
+MAX_INDICATOR_WORDS = 10
+PROVINCE_WEIGHT = {"sentence": 0.95, "agency": 0.9, "paragraph": 0.85, "title": 0.8, "meta": 0.75, None: 0.5}
+YEAR_WEIGHT = {"sentence": 0.95, "paragraph": 0.85, "published": 0.7, None: 0.5}
+YEAR_IN_TEXT = regex.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
+WORD = regex.compile(r"[\p{L}\p{M}\d][\p{L}\p{M}\d.,/%&\-]*[\p{L}\p{M}\d%]|[\p{L}\p{M}\d]")
+
+
+@dataclass(frozen=True)
+class EntitySpan:
+    start: int
+    end: int
+    label: str
+    text: str
+
+
+@dataclass
+class LinkContext:
+    """What the linker may read besides the entities: layout spans and document metadata."""
+
+    sentences: list[tuple[int, int]]
+    paragraphs: list[tuple[int, int]]
+    title: tuple[int, int] | None = None
+    meta: dict = field(default_factory=dict)
+
+
+def enclosing(spans: list[tuple[int, int]], pos: int) -> tuple[int, int] | None:
+    for start, end in spans:
+        if start <= pos < end:
+            return (start, end)
+    return None
+
+
+def clause_of(text: str, sentence: tuple[int, int], pos: int) -> tuple[int, int]:
+    """The part of `sentence` between semicolons that holds `pos`."""
+    start, end = sentence
+    before = text.rfind(";", start, pos)
+    after = text.find(";", pos, end)
+    return (before + 1 if before >= 0 else start, after if after >= 0 else end)
+
+
+def published_year(meta: dict) -> int | None:
+    match = YEAR_IN_TEXT.match(str(meta.get("published") or ""))
+    return int(match.group()) if match else None
+
+
+class FactLinker:
+    """Links METRIC entities to facts; holds the province resolver it needs."""
+
+    def __init__(self, provinces: ProvinceResolver):
+        self.provinces = provinces
+        self._province_pattern = regex.compile(
+            r"(?<![\p{L}\p{M}])(?:" + "|".join(regex.escape(s) for s in provinces.spellings) + r")(?![\p{L}\p{M}])"
+        )
+
+    def link_facts(self, text: str, entities: list[EntitySpan], context: LinkContext) -> list[dict]:
+        """One fact per METRIC entity, in text order."""
+        facts = []
+        for metric in (e for e in entities if e.label == "METRIC"):
+            sentence = enclosing(context.sentences, metric.start) or (metric.start, metric.end)
+            clause = clause_of(text, sentence, metric.start)
+            paragraph = enclosing(context.paragraphs, metric.start) or sentence
+            parsed = parse_metric(metric.text, following=text[metric.end : metric.end + 12])
+            province, province_from = self.resolve_province(text, entities, metric, clause, sentence, paragraph, context)
+            year, year_from = self.resolve_year(text, entities, metric, clause, sentence, paragraph, context)
+            score = (1.0 if parsed.value is not None else 0.3) * PROVINCE_WEIGHT[province_from] * YEAR_WEIGHT[year_from]
+            facts.append(
+                {
+                    "metric": {"start": metric.start, "end": metric.end, "text": metric.text},
+                    "value": parsed.value,
+                    "value_max": parsed.value_max,
+                    "unit": parsed.unit,
+                    "qualifier": parsed.qualifier,
+                    "indicator": indicator_of(text, metric, clause),
+                    "province": province,
+                    "province_2025": NATIONAL if province == NATIONAL else self.provinces.after_merger(province),
+                    "year": year,
+                    "status": status_of(text, metric, clause),
+                    "evidence": {"province": province_from, "year": year_from},
+                    "score": round(score, 3),
+                    "sentence": text[sentence[0] : sentence[1]],
+                }
+            )
+        return facts
+
+    def province_of_entity(self, entity: EntitySpan) -> str | None:
+        """The province a LOCATION or AGENCY names, if any ("UBND tỉnh Cà Mau" → "Cà Mau")."""
+        if entity.label == "LOCATION":
+            return self.provinces.resolve(entity.text)
+        if entity.label == "AGENCY":
+            match = self._province_pattern.search(entity.text)
+            return self.provinces.resolve(match.group()) if match else None
+        return None
+
+    def provinces_in(self, entities, region: tuple[int, int], anchor: int) -> list[tuple[str, str]]:
+        """(province, evidence) named in `region`, nearest before `anchor` first, then those after it."""
+        found = []
+        for entity in entities:
+            if region[0] <= entity.start and entity.end <= region[1]:
+                province = self.province_of_entity(entity)
+                if province:
+                    evidence = "agency" if entity.label == "AGENCY" else "sentence"
+                    found.append((entity.start, province, evidence))
+        before = sorted((f for f in found if f[0] < anchor), reverse=True)
+        after = sorted(f for f in found if f[0] >= anchor)
+        return [(p, e) for _, p, e in before + after]
+
+    def resolve_province(self, text, entities, metric, clause, sentence, paragraph, context):
+        """(province, evidence): clause, sentence, paragraph, title, metadata; (None, None) when nothing says."""
+        for region in (clause, sentence):
+            lowered = text[region[0] : region[1]].lower()
+            named = self.provinces_in(entities, region, metric.start)
+            if named:
+                return named[0]
+            if any(marker in lowered for marker in NATIONAL_MARKERS):
+                return NATIONAL, "sentence"
+        named = self.provinces_in(entities, paragraph, metric.start)
+        if named:
+            return named[0][0], "paragraph"
+        title_province = self.title_province(text, context)
+        if title_province:
+            return title_province, "title"
+        meta_province = self.provinces.resolve(str(context.meta.get("province") or ""))
+        if meta_province:
+            return meta_province, "meta"
+        return None, None
+
+    def document_province(self, text: str, context: LinkContext) -> str | None:
+        """The province the whole document is about: from its title, else its metadata."""
+        return self.title_province(text, context) or self.provinces.resolve(str(context.meta.get("province") or ""))
+
+    def title_province(self, text: str, context: LinkContext) -> str | None:
+        if context.title:
+            title = text[context.title[0] : context.title[1]]
+        else:
+            title = str(context.meta.get("title") or "")
+        match = self._province_pattern.search(title)
+        return self.provinces.resolve(match.group()) if match else None
+
+    def resolve_year(self, text, entities, metric, clause, sentence, paragraph, context):
+        """(year, evidence): a year in the clause or sentence, the paragraph's framing year, or the publication year."""
+        for region in (clause, sentence):
+            years = [
+                (abs(e.start - metric.start), e.start > metric.start, year_of(e.text))
+                for e in entities
+                if e.label == "DATE" and region[0] <= e.start and e.end <= region[1] and not is_baseline(text, e)
+            ]
+            years = sorted(y for y in years if y[2] is not None)
+            if years:
+                return years[0][2], "sentence"
+        framing = paragraph_year(text, entities, paragraph)
+        if framing:
+            return framing, "paragraph"
+        lowered = text[sentence[0] : sentence[1]].lower()
+        year = published_year(context.meta)
+        if year and any(marker in lowered for marker in NOW_MARKERS):
+            return year, "published"
+        return None, None
+
+
+def year_of(date_text: str) -> int | None:
+    """The year a DATE fixes; for a period, its last year ("giai đoạn 2021-2025" → 2025)."""
+    years = YEAR_IN_TEXT.findall(date_text)
+    return int(years[-1]) if years else None
+
+
+def is_baseline(text: str, date: EntitySpan) -> bool:
+    """A year introduced by "so với" is a baseline, not the figure's year."""
+    return text[max(0, date.start - 12) : date.start].lower().rstrip().endswith(BASELINE_MARKER)
+
+
+def paragraph_year(text: str, entities: list[EntitySpan], paragraph: tuple[int, int]) -> int | None:
+    """The year that frames a paragraph: a DATE among its first four words ("Năm 2024, ...", "Trong năm 2020, ...")."""
+    opening_end = paragraph[0]
+    for match in list(WORD.finditer(text, paragraph[0], paragraph[1]))[:4]:
+        opening_end = match.end()
+    for entity in entities:
+        if entity.label == "DATE" and paragraph[0] <= entity.start < opening_end:
+            return year_of(entity.text)
+    return None
+
+
+def status_of(text: str, metric: EntitySpan, clause: tuple[int, int]) -> str | None:
+    """"target" or "achieved" from the words of the clause before the figure; None when it says neither."""
+    before = text[clause[0] : metric.start].lower()
+    words = before.split()
+    joined = " " + " ".join(words) + " "
+    if any(f" {marker} " in joined for marker in TARGET_MARKERS) or "đến năm" in joined:
+        return "target"
+    if any(f" {marker} " in joined for marker in ACHIEVED_MARKERS):
+        return "achieved"
+    return None
+
+
+def indicator_of(text: str, metric: EntitySpan, clause: tuple[int, int]) -> str | None:
+    """What the figure counts: the words after it up to a verb or punctuation, else the phrase before it."""
+    after = []
+    for match in WORD.finditer(text, metric.end, clause[1]):
+        gap = text[(after[-1].end() if after else metric.end) : match.start()]
+        if gap.strip() or match.group().lower() in INDICATOR_STOPS or len(after) >= MAX_INDICATOR_WORDS:
+            break
+        after.append(match)
+    if after:
+        return " ".join(m.group() for m in after)
+    before = list(WORD.finditer(text, clause[0], metric.start))
+    while before and before[-1].group().lower() in LINK_VERBS:
+        before.pop()
+    phrase = []
+    for match in reversed(before):
+        nxt = phrase[0].start() if phrase else before[-1].end() if before else metric.start
+        if text[match.end() : nxt].strip() or match.group().lower() in INDICATOR_STOPS or len(phrase) >= MAX_INDICATOR_WORDS:
+            break
+        phrase.insert(0, match)
+    return " ".join(m.group() for m in phrase) or None

@@ -1,0 +1,147 @@
+"""Where things are in an article: title, paragraphs, sentences, dateline, byline, photo credits.
+
+All positions are `[start, end)` character offsets into the original text.
+Articles in the genre carry hard line wraps inside sentences; a newline is a
+wrap when the line before it does not end a sentence and either the next line
+goes on in lower case or the line before is long enough to be body text.
+"""
+
+import re
+from dataclasses import dataclass, field
+
+from pipeline.gazetteers import load_lines
+
+SENTENCE_END = ".!?…:;|"
+CLOSERS = "\"'”’)]»"
+# A line at least this long that does not end a sentence is body text cut by a hard wrap.
+MIN_WRAPPED_LINE = 45
+TITLE_MIN_WORDS = 5
+TITLE_MAX_CHARS = 250
+# Abbreviations whose period does not end a sentence ("TP. Hồ Chí Minh").
+ABBREVIATIONS = frozenset({"TP", "Tp", "TS", "ThS", "PGS", "GS", "BS", "KS", "St", "Mr", "Ms", "Dr"})
+
+DATELINE = re.compile(r"^(?:(\d{1,2}):(\d{2}),?\s+)?(?:[^\d\n,]{2,12},\s*)?(\d{1,2})/(\d{1,2})/(\d{4})\s*$")
+PHOTO_CREDIT = re.compile(r"\(\s*(?:Ảnh|Nguồn|Video)\s*:[^()\n]{1,80}\)")
+SENTENCE_BREAK = re.compile(r"([.!?…]+[\"'”’)\]»]*|\s\|)(\s+)(?=[\"“'(\[«]?[\w\d])")
+
+
+@dataclass
+class Layout:
+    """The structure of one text; every span is a `(start, end)` pair into it."""
+
+    title: tuple[int, int] | None = None
+    paragraphs: list[tuple[int, int]] = field(default_factory=list)
+    sentences: list[tuple[int, int]] = field(default_factory=list)
+    wraps: list[int] = field(default_factory=list)
+    excluded: list[tuple[int, int]] = field(default_factory=list)
+    published: str | None = None
+    byline: str | None = None
+
+
+def split_lines(text: str) -> list[tuple[int, int]]:
+    """Each non-blank line as `(start, end)`, trimmed of surrounding whitespace."""
+    lines = []
+    pos = 0
+    for raw in text.split("\n"):
+        stripped = raw.strip()
+        if stripped:
+            start = pos + raw.index(stripped[0])
+            lines.append((start, start + len(stripped)))
+        pos += len(raw) + 1
+    return lines
+
+
+def ends_sentence(line: str) -> bool:
+    return line.rstrip(CLOSERS)[-1:] in SENTENCE_END if line.rstrip(CLOSERS) else True
+
+
+def is_wrap(text: str, prev: tuple[int, int], nxt: tuple[int, int]) -> bool:
+    """True when the line break between two adjacent lines cuts a sentence."""
+    prev_line, next_line = text[prev[0] : prev[1]], text[nxt[0] : nxt[1]]
+    if "\n" in text[prev[1] : nxt[0]].replace("\n", "", 1):
+        return False  # a blank line always separates paragraphs
+    if ends_sentence(prev_line):
+        return False
+    first = next_line[0]
+    return first.islower() or first.isdigit() or len(prev_line) >= MIN_WRAPPED_LINE
+
+
+def find_title(text: str, lines: list[tuple[int, int]]) -> tuple[int, int] | None:
+    """The headline: among the first three lines, the first that reads as one (no final stop, 5+ words)."""
+    for start, end in lines[:3]:
+        line = text[start:end]
+        if not ends_sentence(line) and len(line.split()) >= TITLE_MIN_WORDS and len(line) <= TITLE_MAX_CHARS:
+            return (start, end)
+    return None
+
+
+def find_published(text: str, lines: list[tuple[int, int]]) -> str | None:
+    """The publication date from a dateline ("15:30, 12/03/2021") among the first lines, as YYYY-MM-DD."""
+    for start, end in lines[:6]:
+        match = DATELINE.match(text[start:end])
+        if match:
+            day, month, year = int(match.group(3)), int(match.group(4)), int(match.group(5))
+            if 1 <= day <= 31 and 1 <= month <= 12:
+                return f"{year:04d}-{month:02d}-{day:02d}"
+    return None
+
+
+def find_byline(text: str, lines: list[tuple[int, int]], boilerplate: frozenset[str]) -> tuple[int, int] | None:
+    """The author line at the end: 2-4 capitalised words, after any trailing boilerplate lines."""
+    for start, end in reversed(lines[-4:]):
+        line = text[start:end]
+        if line in boilerplate:
+            continue
+        words = line.split()
+        if 2 <= len(words) <= 4 and all(w[0].isupper() and w.isalpha() for w in words):
+            return (start, end)
+        return None
+    return None
+
+
+def find_sentences(text: str, paragraph: tuple[int, int]) -> list[tuple[int, int]]:
+    """Split one paragraph into sentences at final punctuation followed by a new sentence."""
+    start, end = paragraph
+    chunk = text[start:end]
+    sentences = []
+    sent_start = 0
+    for match in SENTENCE_BREAK.finditer(chunk):
+        before = chunk[sent_start : match.start()].split()
+        if match.group(1) == "." and before and before[-1] in ABBREVIATIONS:
+            continue
+        sent_end = match.end(1)
+        sentences.append((start + sent_start, start + sent_end))
+        sent_start = match.end()
+    if sent_start < len(chunk):
+        sentences.append((start + sent_start, end))
+    return sentences
+
+
+def analyse_layout(text: str, boilerplate: frozenset[str]) -> Layout:
+    """Find the structure of `text`; pure, no spaCy."""
+    lines = split_lines(text)
+    layout = Layout(title=find_title(text, lines), published=find_published(text, lines))
+    paragraphs: list[list[int]] = []
+    for i, (start, end) in enumerate(lines):
+        prev = lines[i - 1] if i else None
+        if prev and prev != layout.title and is_wrap(text, prev, (start, end)):
+            layout.wraps.append(text.index("\n", prev[1]))
+            paragraphs[-1][1] = end
+        else:
+            paragraphs.append([start, end])
+    layout.paragraphs = [(s, e) for s, e in paragraphs]
+    for paragraph in layout.paragraphs:
+        layout.sentences.extend(find_sentences(text, paragraph))
+    byline = find_byline(text, lines, boilerplate)
+    if byline:
+        layout.byline = text[byline[0] : byline[1]]
+        layout.excluded.append(byline)
+    layout.excluded.extend(m.span() for m in PHOTO_CREDIT.finditer(text))
+    for start, end in lines:
+        if text[start:end] in boilerplate:
+            layout.excluded.append((start, end))
+    return layout
+
+
+def load_boilerplate() -> frozenset[str]:
+    return frozenset(load_lines("boilerplate.txt"))

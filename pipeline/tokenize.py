@@ -1,0 +1,74 @@
+"""Syllable tokens over the original text, and the spaCy tokenizer built on them.
+
+A token is a run of letters/digits that may hold internal joiners
+(`70,6%`, `888.000`, `12/03/2021`, `35%-40%`, `42/2022/NĐ-CP`, `TT&TT`), or a
+single other character. Whitespace other than one plain space after a token
+becomes a whitespace token, so `doc.text` is always exactly the input text.
+"""
+
+import re
+
+import spacy
+from spacy.tokens import Doc
+from spacy.vocab import Vocab
+
+# Combining marks are listed because `\w` does not match them and an NFC text
+# can still hold a few (letters with no precomposed form).
+_WORD = r"[\w\u0300-\u036f]+%?"
+TOKEN_PATTERN = re.compile(rf"{_WORD}(?:[.,/\-:&]{_WORD})*|\S")
+
+
+def syllable_tokens(text: str) -> tuple[list[str], list[bool]]:
+    """Split `text` into spaCy words and trailing-space flags that rebuild it exactly."""
+    words: list[str] = []
+    spaces: list[bool] = []
+
+    def add_gap(gap: str) -> None:
+        if not gap:
+            return
+        if words and not spaces[-1] and gap[0] == " ":
+            spaces[-1] = True
+            gap = gap[1:]
+        if gap:
+            words.append(gap)
+            spaces.append(False)
+
+    pos = 0
+    for match in TOKEN_PATTERN.finditer(text):
+        add_gap(text[pos : match.start()])
+        words.append(match.group())
+        spaces.append(False)
+        pos = match.end()
+    add_gap(text[pos:])
+    return words, spaces
+
+
+class SyllableTokenizer:
+    """spaCy tokenizer over syllable tokens; it holds no state, so (de)serialising is a no-op."""
+
+    def __init__(self, vocab: Vocab):
+        self.vocab = vocab
+
+    def __call__(self, text: str) -> Doc:
+        words, spaces = syllable_tokens(text)
+        return Doc(self.vocab, words=words, spaces=spaces)
+
+    def to_disk(self, path, *, exclude=()):
+        """Nothing to save: the tokenizer is fully defined by its code."""
+
+    def from_disk(self, path, *, exclude=()):
+        return self
+
+    def to_bytes(self, *, exclude=()):
+        return b""
+
+    def from_bytes(self, data, *, exclude=()):
+        return self
+
+
+@spacy.registry.tokenizers("vipie.SyllableTokenizer.v1")
+def create_syllable_tokenizer():
+    def make(nlp):
+        return SyllableTokenizer(nlp.vocab)
+
+    return make
