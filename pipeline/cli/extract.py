@@ -29,7 +29,7 @@ def extract(
     console = Console(stderr=True)
 
     def report(record: dict) -> None:
-        console.print(f"[yellow]rejected[/] {record['id']}: {'; '.join(record['errors'])}", highlight=False)
+        print(f"vipie: rejected {record['id']}: {'; '.join(record['errors'])}", file=sys.stderr)
 
     stats = run_extraction(nlp, inputs, out, workers=workers, resume=resume, max_chars=max_chars,
                            progress=not quiet and sys.stderr.isatty(), on_rejected=None if quiet else report)

@@ -15,6 +15,10 @@ from pipeline.numbers import parse_metric
 from pipeline.provinces import ProvinceResolver
 
 NATIONAL_MARKERS = ("cả nước", "toàn quốc")
+# Words that refer to the document's own province (ANNOTATION_GUIDELINES.md).
+SELF_MARKERS = ("tỉnh ta", "của tỉnh", "trên địa bàn tỉnh", "toàn tỉnh")
+# Words that open a comparison: what follows is about another subject or a baseline.
+COMPARISON_MARKERS = regex.compile(r"(?:,\s*)?\b(?:trong khi|so với|còn ở|cao hơn|thấp hơn)\b", regex.IGNORECASE)
 NOW_MARKERS = ("đến nay", "hiện nay", "năm nay")
 BASELINE_MARKER = "so với"
 TARGET_MARKERS = ("phấn đấu", "mục tiêu", "chỉ tiêu", "kế hoạch", "đặt ra", "phải", "cần", "sẽ", "hướng tới", "dự kiến")
@@ -58,11 +62,18 @@ def enclosing(spans: list[tuple[int, int]], pos: int) -> tuple[int, int] | None:
 
 
 def clause_of(text: str, sentence: tuple[int, int], pos: int) -> tuple[int, int]:
-    """The part of `sentence` between semicolons that holds `pos`."""
+    """The part of `sentence` that holds `pos`, cut at semicolons and at comparisons ("trong khi", "so với")."""
     start, end = sentence
     before = text.rfind(";", start, pos)
     after = text.find(";", pos, end)
-    return (before + 1 if before >= 0 else start, after if after >= 0 else end)
+    start, end = (before + 1 if before >= 0 else start, after if after >= 0 else end)
+    for marker in COMPARISON_MARKERS.finditer(text, start, end):
+        if marker.end() <= pos:
+            start = marker.start()
+        elif marker.start() > pos:
+            end = marker.start()
+            break
+    return start, end
 
 
 def published_year(meta: dict) -> int | None:
@@ -140,9 +151,17 @@ class FactLinker:
                 return named[0]
             if any(marker in lowered for marker in NATIONAL_MARKERS):
                 return NATIONAL, "sentence"
+            if any(marker in lowered for marker in SELF_MARKERS):
+                own = self.own_province(text, context)
+                if own[0]:
+                    return own
         named = self.provinces_in(entities, paragraph, metric.start)
         if named:
             return named[0][0], "paragraph"
+        return self.own_province(text, context)
+
+    def own_province(self, text: str, context: LinkContext) -> tuple[str | None, str | None]:
+        """(province, evidence) of the document itself: its title, else its metadata."""
         title_province = self.title_province(text, context)
         if title_province:
             return title_province, "title"
@@ -150,10 +169,6 @@ class FactLinker:
         if meta_province:
             return meta_province, "meta"
         return None, None
-
-    def document_province(self, text: str, context: LinkContext) -> str | None:
-        """The province the whole document is about: from its title, else its metadata."""
-        return self.title_province(text, context) or self.provinces.resolve(str(context.meta.get("province") or ""))
 
     def title_province(self, text: str, context: LinkContext) -> str | None:
         if context.title:

@@ -65,8 +65,9 @@ def alternation(phrases, fold_tail: bool = False) -> str:
     return "(?:" + "|".join(phrase(p, fold_tail) for p in ordered) + ")"
 
 
-def first_upper(word: str) -> str:
-    return f"[{word[0].upper()}{word[0].lower()}]" + regex.escape(word[1:])
+def first_upper(text: str) -> str:
+    """A pattern for `text` whose first letter may be written in either case."""
+    return f"[{text[0].upper()}{text[0].lower()}]" + phrase(text)[len(regex.escape(text[0])):]
 
 
 class RuleRecognizer:
@@ -82,10 +83,10 @@ class RuleRecognizer:
         systems = load_lines("systems.txt")
         single_systems = [s for s in systems if " " not in s]
         system_heads = alternation(load_lines("system_heads.txt"))
-        qualifier = "(?:" + "|".join(first_upper(q).replace(" ", r"\s+") for q in QUALIFIER_WORDS) + r")\s+"
+        qualifier = "(?:" + "|".join(first_upper(q) for q in QUALIFIER_WORDS) + r")\s+"
         unit_words = sorted([*UNITS, *MULTIPLIERS], key=len, reverse=True)
         unit = r"(?:\s*%|\s+(?:" + "|".join(regex.escape(u).replace(r"\ ", r"\s+") for u in unit_words if u != "%") + rf"){END})"
-        doc_types = "(?:" + "|".join(first_upper(t).replace(" ", r"\s+") for t in DOCUMENT_TYPES) + ")"
+        doc_types = "(?:" + "|".join(first_upper(t) for t in DOCUMENT_TYPES) + ")"
 
         self.patterns: list[tuple[str, str, float, regex.Pattern]] = []
 

@@ -1,0 +1,74 @@
+import json
+
+import duckdb
+import pyarrow.parquet as pq
+
+from pipeline.extract import run_extraction
+
+
+def write_inputs(tmp_path, n=3):
+    path = tmp_path / "in.jsonl"
+    docs = [{"id": f"d{i}", "text": f"Năm 2022, tỉnh Lào Cai có {100 + i} hồ sơ trực tuyến.", "meta": {"published": "2022-05-01"}}
+            for i in range(n)]
+    path.write_text("\n".join(json.dumps(d, ensure_ascii=False) for d in docs) + "\n", encoding="utf-8")
+    return path
+
+
+def test_duckdb_and_parquet_hold_the_three_tables(nlp, tmp_path):
+    inputs = write_inputs(tmp_path)
+    db, folder = tmp_path / "c.duckdb", tmp_path / "c.parquet"
+    stats = run_extraction(nlp, [inputs], [db, folder])
+    assert stats.documents == 3 and stats.facts == 3
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT province, year, count(*) FROM facts GROUP BY ALL").fetchall() == [("Lào Cai", 2022, 3)]
+    assert con.execute("SELECT n_facts FROM documents ORDER BY id").fetchall() == [(1,), (1,), (1,)]
+    assert con.execute("SELECT label FROM entities WHERE text = '100'").fetchall() == [("METRIC",)]
+    assert con.execute("SELECT n_facts FROM facts_by_province_year").fetchall() == [(3,)]
+    assert sorted(p.name for p in folder.iterdir()) == ["documents.parquet", "entities.parquet", "facts.parquet"]
+    facts = pq.read_table(folder / "facts.parquet").to_pylist()
+    assert [f["value"] for f in facts] == [100.0, 101.0, 102.0]
+    assert all(f["sentence"].startswith("Năm 2022") for f in facts)
+
+
+def test_resume_skips_what_every_output_holds(nlp, tmp_path):
+    inputs = write_inputs(tmp_path, 4)
+    out, db = tmp_path / "o.jsonl", tmp_path / "o.duckdb"
+    run_extraction(nlp, [inputs], [out, db])
+    lines = out.read_text(encoding="utf-8").splitlines()
+    out.write_text("\n".join(lines[:2]) + "\n" + lines[2][:15], encoding="utf-8")  # cut mid-line, as a crash would
+    con = duckdb.connect(str(db))
+    con.execute("DELETE FROM documents WHERE id IN ('d2', 'd3')")
+    con.close()
+    stats = run_extraction(nlp, [inputs], [out], resume=True)
+    assert (stats.skipped, stats.documents) == (2, 2)
+    assert [json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines()] == ["d0", "d1", "d2", "d3"]
+
+
+def test_parquet_resume_after_a_finished_run(nlp, tmp_path):
+    inputs = write_inputs(tmp_path, 2)
+    folder = tmp_path / "p.parquet"
+    run_extraction(nlp, [inputs], [folder])
+    stats = run_extraction(nlp, [inputs], [folder], resume=True)
+    assert (stats.skipped, stats.documents) == (2, 0)
+    assert pq.read_table(folder / "documents.parquet").num_rows == 2
+
+
+def test_workers_give_the_same_output_as_one_process(nlp, tmp_path, seed_paths):
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    run_extraction(nlp, seed_paths, [one])
+    run_extraction(nlp, seed_paths, [two], workers=2)
+    assert one.read_text(encoding="utf-8") == two.read_text(encoding="utf-8")
+
+
+def test_a_pipeline_failure_becomes_an_error_record(nlp, tmp_path, monkeypatch):
+    import pipeline.extract as extract
+
+    def broken(nlp, text, meta):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("pipeline.process", broken)
+    out = tmp_path / "o.jsonl"
+    stats = extract.run_extraction(nlp, [write_inputs(tmp_path, 1)], [out])
+    record = json.loads(out.read_text(encoding="utf-8"))
+    assert stats.rejected == 1
+    assert record["errors"] == ["processing failed: RuntimeError: boom"] and record["entities"] == []

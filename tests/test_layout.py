@@ -1,0 +1,51 @@
+from pipeline.layout import analyse_layout, load_boilerplate
+
+BOILERPLATE = load_boilerplate()
+
+
+def test_hard_wraps_join_lines_into_one_paragraph():
+    text = ("Tăng cường ứng dụng công nghệ thông tin trên địa bàn tỉnh Lào Cai\n"
+            "Hạ tầng CNTT được quan tâm đầu tư cơ bản đáp ứng yêu cầu triển khai các\n"
+            "phần mềm dùng chung của tỉnh. Hạ tầng mạng phủ sóng đến 100%\n"
+            "trung tâm các xã.\nNhân lực được quan tâm.")
+    layout = analyse_layout(text, BOILERPLATE)
+    assert [text[s:e][:12] for s, e in layout.paragraphs] == ["Tăng cường ứ", "Hạ tầng CNTT", "Nhân lực đượ"]
+    assert len(layout.wraps) == 2
+    assert text[layout.title[0] : layout.title[1]].endswith("tỉnh Lào Cai")
+
+
+def test_long_line_before_capitalised_acronym_is_a_wrap():
+    text = "Tiêu đề bài viết về chuyển đổi số tỉnh\nTrong thời gian tới, để tiếp tục đẩy mạnh ứng dụng\nCNTT, tỉnh cần tập trung."
+    layout = analyse_layout(text, BOILERPLATE)
+    assert len(layout.paragraphs) == 2
+
+
+def test_dateline_gives_publication_date_and_byline_is_excluded():
+    text = "Tin học hóa công tác quản lý nhà nước ở địa phương\n15:30, 12/03/2021\nSáng 12-3, hội nghị diễn ra.\nThế Hùng\nÝ kiến bạn đọc"
+    layout = analyse_layout(text, BOILERPLATE)
+    assert layout.published == "2021-03-12"
+    assert layout.byline == "Thế Hùng"
+    assert any(text[s:e] == "Thế Hùng" for s, e in layout.excluded)
+
+
+def test_photo_credit_is_excluded():
+    text = "Trung tâm thành phố Cà Mau. (Ảnh: Thế Anh/TTXVN)\n"
+    layout = analyse_layout(text, BOILERPLATE)
+    assert [text[s:e] for s, e in layout.excluded] == ["(Ảnh: Thế Anh/TTXVN)"]
+
+
+def test_sentences_split_at_final_punctuation_not_abbreviations():
+    text = "Năm 2020, tỉnh đạt 70%. Hệ thống iGate cung cấp 1.664 dịch vụ tại TP. Hồ Chí Minh. Kết thúc"
+    layout = analyse_layout(text, BOILERPLATE)
+    assert [text[s:e] for s, e in layout.sentences] == [
+        "Năm 2020, tỉnh đạt 70%.", "Hệ thống iGate cung cấp 1.664 dịch vụ tại TP. Hồ Chí Minh.", "Kết thúc"]
+
+
+def test_caption_first_line_is_not_a_title():
+    text = "Đồng chí Trịnh Xuân Trường chủ trì cuộc họp.\nQuang cảnh cuộc họp. |\nTại cuộc họp, lãnh đạo Sở báo cáo."
+    assert analyse_layout(text, BOILERPLATE).title is None
+
+
+def test_empty_text_has_no_structure():
+    layout = analyse_layout("", BOILERPLATE)
+    assert (layout.paragraphs, layout.sentences, layout.title) == ([], [], None)

@@ -1,0 +1,113 @@
+"""Fact linking on short Vietnamese examples: one test per resolution rule, null cases included."""
+
+import pytest
+
+import pipeline
+
+
+def facts(nlp, text, meta=None):
+    doc = pipeline.process(nlp, text, meta)
+    return {f["metric"]["text"]: f for f in doc._.facts}
+
+
+def test_value_unit_qualifier_and_status(nlp):
+    fact = facts(nlp, "Năm 2020, tỉnh Lào Cai đã đạt 35%-40% trở lên hồ sơ trực tuyến.")["35%-40%"]
+    assert (fact["value"], fact["value_max"], fact["unit"], fact["qualifier"]) == (35, 40, "%", "gte")
+    assert fact["status"] == "achieved"
+
+
+def test_province_and_year_from_the_sentence(nlp):
+    fact = facts(nlp, "Trong năm 2020, tỉnh Quảng Ninh có trên 888.000 văn bản điện tử.")["trên 888.000"]
+    assert (fact["province"], fact["year"], fact["evidence"]) == ("Quảng Ninh", 2020, {"province": "sentence", "year": "sentence"})
+    assert fact["indicator"] == "văn bản điện tử"
+    assert fact["province_2025"] == "Quảng Ninh"
+
+
+def test_province_from_an_agency_naming_it(nlp):
+    fact = facts(nlp, "UBND tỉnh Yên Bái đã cấp 500 tài khoản.")["500"]
+    assert (fact["province"], fact["province_2025"], fact["evidence"]["province"]) == ("Yên Bái", "Lào Cai", "agency")
+
+
+def test_province_from_the_paragraph(nlp):
+    text = "Tỉnh Nghệ An đẩy mạnh chuyển đổi số. Hệ thống đã tiếp nhận 1.200 hồ sơ."
+    fact = facts(nlp, text)["1.200"]
+    assert (fact["province"], fact["evidence"]["province"]) == ("Nghệ An", "paragraph")
+
+
+def test_province_from_the_title(nlp):
+    text = "Chuyển đổi số mạnh mẽ tại tỉnh Bến Tre năm nay\nHệ thống đã tiếp nhận 1.200 hồ sơ."
+    fact = facts(nlp, text)["1.200"]
+    assert (fact["province"], fact["evidence"]["province"]) == ("Bến Tre", "title")
+
+
+def test_province_from_metadata(nlp):
+    fact = facts(nlp, "Hệ thống đã tiếp nhận 1.200 hồ sơ.", {"province": "Gia Lai"})["1.200"]
+    assert (fact["province"], fact["evidence"]["province"]) == ("Gia Lai", "meta")
+
+
+def test_no_province_anywhere_stays_null(nlp):
+    fact = facts(nlp, "Hệ thống đã tiếp nhận 1.200 hồ sơ.")["1.200"]
+    assert (fact["province"], fact["province_2025"], fact["evidence"]["province"]) == (None, None, None)
+    assert (fact["year"], fact["evidence"]["year"]) == (None, None)
+
+
+def test_national_figure(nlp):
+    fact = facts(nlp, "Hiện cả nước có 4.500 dịch vụ công trực tuyến.", {"province": "Gia Lai"})["4.500"]
+    assert (fact["province"], fact["province_2025"]) == ("Việt Nam", "Việt Nam")
+
+
+def test_comparison_with_another_province(nlp):
+    text = "Tỉnh ta đạt 80% hồ sơ trực tuyến, trong khi tỉnh Quảng Ninh đạt 95%."
+    found = facts(nlp, text, {"province": "Bắc Giang"})
+    assert found["80%"]["province"] == "Bắc Giang"
+    assert found["95%"]["province"] == "Quảng Ninh"
+
+
+def test_own_province_marker_beats_another_province_in_the_paragraph(nlp):
+    text = "Tỉnh Quảng Ninh dẫn đầu cả nước. Trên địa bàn tỉnh, 70% hồ sơ được xử lý trực tuyến."
+    fact = facts(nlp, text, {"province": "Hải Dương"})["70%"]
+    assert (fact["province"], fact["evidence"]["province"]) == ("Hải Dương", "meta")
+
+
+def test_paragraph_year_governs_later_sentences(nlp):
+    text = "Năm 2022, tỉnh Lào Cai đẩy mạnh chuyển đổi số. Toàn tỉnh có 96 cán bộ chuyên trách. Hệ thống có 1.664 dịch vụ."
+    found = facts(nlp, text)
+    assert [found[m]["year"] for m in ("96", "1.664")] == [2022, 2022]
+    assert found["96"]["evidence"]["year"] == "paragraph"
+
+
+def test_publication_year_for_den_nay(nlp):
+    found = facts(nlp, "Đến nay, 100% cán bộ được trang bị máy tính.", {"published": "2021-03-12"})
+    assert (found["100%"]["year"], found["100%"]["evidence"]["year"]) == (2021, "published")
+
+
+def test_no_publication_year_leaves_den_nay_null(nlp):
+    assert facts(nlp, "Đến nay, 100% cán bộ được trang bị máy tính.")["100%"]["year"] is None
+
+
+def test_dateline_sets_published_in_meta(nlp):
+    doc = pipeline.process(nlp, "Tin học hóa công tác quản lý nhà nước\n15:30, 12/03/2021\nĐến nay, 100% cán bộ có máy tính.")
+    assert doc._.meta["published"] == "2021-03-12"
+    assert doc._.facts[0]["year"] == 2021
+
+
+def test_baseline_year_is_not_the_figures_year(nlp):
+    fact = facts(nlp, "Tỷ lệ hồ sơ trực tuyến tăng 20% so với năm 2021.")["20%"]
+    assert fact["year"] is None
+
+
+@pytest.mark.parametrize(
+    "text, status",
+    [("Tỉnh phấn đấu đến năm 2025 đạt 80% hồ sơ trực tuyến.", "target"),
+     ("Tỉnh đã đạt 65% hồ sơ trực tuyến.", "achieved"),
+     ("Tỷ lệ 65% hồ sơ trực tuyến.", None)],
+)
+def test_status(nlp, text, status):
+    (fact,) = facts(nlp, text).values()
+    assert fact["status"] == status
+
+
+def test_every_metric_has_exactly_one_fact(seed_docs):
+    for doc in seed_docs:
+        metrics = sorted((e.start_char, e.end_char) for e in doc.ents if e.label_ == "METRIC")
+        assert sorted((f["metric"]["start"], f["metric"]["end"]) for f in doc._.facts) == metrics

@@ -1,0 +1,57 @@
+import pytest
+
+from pipeline.numbers import parse_metric, parse_numeral, parse_number_words
+
+
+@pytest.mark.parametrize(
+    "text, following, value, value_max, unit, qualifier",
+    [
+        ("trên 888.000", "", 888000, None, None, "gt"),
+        ("70,6%", "", 70.6, None, "%", None),
+        ("5/6", "", 5 / 6, None, None, None),
+        ("35%-40%", " trở lên", 35, 40, "%", "gte"),
+        ("35 đến 40%", "", 35, 40, "%", None),
+        ("thứ 13/63", "", 13, None, "rank", None),
+        ("thứ hai", "", 2, None, "rank", None),
+        ("1 bậc", "", 1, None, "bậc", None),
+        ("1,5 tỷ đồng", "", 1.5, None, "tỷ đồng", None),
+        ("300 triệu đồng", "", 300, None, "triệu đồng", None),
+        ("2 triệu", "", 2_000_000, None, None, None),
+        ("01", "", 1, None, None, None),
+        ("gần 380.000", "", 380000, None, None, "approx"),
+        ("khoảng 50%", "", 50, None, "%", "approx"),
+        ("xấp xỉ 12", "", 12, None, None, "approx"),
+        ("ít nhất 01", "", 1, None, None, "gte"),
+        ("tối thiểu 90%", "", 90, None, "%", "gte"),
+        ("tối đa 5", "", 5, None, None, "lte"),
+        ("dưới 10%", "", 10, None, "%", "lt"),
+        ("hơn 520", "", 520, None, None, "gt"),
+        ("70 phần trăm", "", 70, None, "%", None),
+        ("99,5 điểm", "", 99.5, None, "điểm", None),
+        ("1.234,5", "", 1234.5, None, None, None),
+    ],
+)
+def test_parse_metric_formats(text, following, value, value_max, unit, qualifier):
+    parsed = parse_metric(text, following)
+    assert parsed.value == pytest.approx(value)
+    assert parsed.value_max == (pytest.approx(value_max) if value_max is not None else None)
+    assert (parsed.unit, parsed.qualifier) == (unit, qualifier)
+
+
+@pytest.mark.parametrize(
+    "text, value",
+    [("888.000", 888000), ("1.664", 1664), ("70,6", 70.6), ("1,500", 1.5), ("87.5", 87.5), ("1.234.567", 1234567),
+     ("007", 7), ("abc", None), ("1.2.3", None), ("", None)],
+)
+def test_parse_numeral_vietnamese_conventions(text, value):
+    assert parse_numeral(text) == value
+
+
+@pytest.mark.parametrize("text, value", [("hai", 2), ("mười hai", 12), ("ba mươi lăm", 35), ("hai nghìn", 2000),
+                                          ("một trăm linh năm", 105), ("văn bản", None)])
+def test_parse_number_words(text, value):
+    assert parse_number_words(text) == value
+
+
+def test_unreadable_number_keeps_value_null():
+    assert parse_metric("thứ mấy").value is None

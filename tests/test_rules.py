@@ -1,0 +1,132 @@
+"""The rule recognizer on sentences from the seed articles, label by label, and its exclusions."""
+
+import pytest
+
+from tests.conftest import spans
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("có trên 888.000 văn bản điện tử", ["trên 888.000"]),
+        ("nhiệm vụ đã thực hiện là 101 bằng 70,6%, còn 42 nhiệm vụ", ["101", "70,6%", "42"]),
+        ("tỷ lệ hồ sơ đạt 35%-40% trở lên", ["35%-40%"]),
+        ("cho 5/6 hệ thống thông tin cấp độ 3", ["5/6"]),
+        ("được bố trí ít nhất 01 cán bộ chuyên trách", ["ít nhất 01"]),
+        ("đã giải quyết gần 380.000 hồ sơ", ["gần 380.000"]),
+        ("tỉnh đứng thứ 13/63 và tăng 1 bậc", ["thứ 13/63", "1 bậc"]),
+        ("tỉnh xếp thứ hai toàn quốc", ["thứ hai"]),
+        ("tổng vốn 1,5 tỷ đồng", ["1,5 tỷ đồng"]),
+        ("tỷ lệ cao hơn 5% so với năm trước", ["5%"]),
+    ],
+)
+def test_metric(recognizer, text, expected):
+    assert [t for _, t in spans(recognizer, text, "METRIC")] == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "dịch vụ công trực tuyến mức độ 4 có phí",
+        "phổ cập dịch vụ mạng di động 4G, triển khai 5G",
+        "phòng, chống dịch COVID-19",
+        "Sau 02 năm thực hiện Quy hoạch",
+        "sau gần 2 năm triển khai",
+        "Cách mạng công nghiệp lần thứ tư",
+        "Thứ nhất, tăng cường tuyên truyền",
+        "Nghị định số 42/2022/NĐ-CP",
+    ],
+)
+def test_not_metric(recognizer, text):
+    assert spans(recognizer, text, "METRIC") == []
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("15:30, 12/03/2021\nSáng 12-3, Ban Chỉ đạo", ["15:30, 12/03/2021", "12-3"]),
+        ("Năm 2020, cấp ủy đảng quan tâm", ["Năm 2020"]),
+        ("sau gần 2 năm (2021 - 2022) triển khai giai đoạn 2021-2025", ["2021 - 2022", "giai đoạn 2021-2025"]),
+        ("Nghị định số 42/2022/NĐ-CP, ngày 24/6/2022 của Chính phủ", ["ngày 24/6/2022"]),
+        ("giai đoạn 2022-2025 tầm nhìn 2030", ["giai đoạn 2022-2025", "2030"]),
+        ("trong 6 tháng đầu năm 2023 và quý III/2025", ["6 tháng đầu năm 2023", "quý III/2025"]),
+        ("đến năm 2025, định hướng đến năm 2030", ["năm 2025", "năm 2030"]),
+    ],
+)
+def test_date(recognizer, text, expected):
+    assert [t for _, t in spans(recognizer, text, "DATE")] == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("theo quy định Nghị định số 42/2022/NĐ-CP, ngày 24/6/2022", ["Nghị định số 42/2022/NĐ-CP"]),
+        ("thực hiện Quyết định 6085/QĐ-BYT của Bộ Y tế", ["Quyết định 6085/QĐ-BYT"]),
+    ],
+)
+def test_document(recognizer, text, expected):
+    assert [t for _, t in spans(recognizer, text, "DOCUMENT")] == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("trên địa bàn tỉnh Lào Cai", [("LOCATION", "tỉnh Lào Cai")]),
+        ("Trung tâm thành phố Cà Mau.", [("LOCATION", "thành phố Cà Mau")]),
+        ("kinh nghiệm của Hàn Quốc và các nước", [("LOCATION", "Hàn Quốc")]),
+        ("Giám đốc Sở Thông tin và Truyền thông tỉnh Cà Mau Trần Quốc Chính cho biết",
+         [("TITLE", "Giám đốc"), ("AGENCY", "Sở Thông tin và Truyền thông tỉnh Cà Mau"), ("OFFICIAL", "Trần Quốc Chính")]),
+        ("Phó Bí thư Tỉnh ủy, Chủ tịch UBND tỉnh Cà Mau Huỳnh Quốc Việt",
+         [("TITLE", "Phó Bí thư"), ("AGENCY", "Tỉnh ủy"), ("TITLE", "Chủ tịch"), ("AGENCY", "UBND tỉnh Cà Mau"),
+          ("OFFICIAL", "Huỳnh Quốc Việt")]),
+        ("Phó Chủ tịch Thường trực UBND tỉnh, Trưởng Ban Chỉ đạo xây dựng Chính quyền điện tử tỉnh Nguyễn Tuấn Hà chủ trì",
+         [("TITLE", "Phó Chủ tịch Thường trực"), ("AGENCY", "UBND tỉnh"), ("TITLE", "Trưởng"),
+          ("AGENCY", "Ban Chỉ đạo xây dựng Chính quyền điện tử tỉnh"), ("OFFICIAL", "Nguyễn Tuấn Hà")]),
+        ("Đồng chí Trịnh Xuân Trường, Phó Bí thư Tỉnh ủy",
+         [("OFFICIAL", "Trịnh Xuân Trường"), ("TITLE", "Phó Bí thư"), ("AGENCY", "Tỉnh ủy")]),
+        ("Chuyên viên Trung tâm Giải quyết thủ tục hành chính tỉnh Cà Mau hướng dẫn người dân",
+         [("AGENCY", "Trung tâm Giải quyết thủ tục hành chính tỉnh Cà Mau")]),
+        ("TTXVN - Để vượt qua khó khăn", [("AGENCY", "TTXVN")]),
+        ("định hướng phát triển Chính phủ điện tử", []),
+    ],
+)
+def test_named_entities(recognizer, text, expected):
+    assert spans(recognizer, text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("qua Hệ thống quản lý văn bản và điều hành (iDesk);", ["Hệ thống quản lý văn bản và điều hành", "iDesk"]),
+        ("Hệ thống iGate cung cấp 1.664 dịch vụ công", ["Hệ thống iGate"]),
+        ("nâng cao chất lượng của các phần mềm như Igate, dịch vụ công", ["Igate"]),
+        ("Cổng Dịch vụ công của tỉnh đã kết nối với Cổng Dịch vụ công quốc gia",
+         ["Cổng Dịch vụ công", "Cổng Dịch vụ công quốc gia"]),
+        ("cài đặt tại Trung tâm Dữ liệu của tỉnh", ["Trung tâm Dữ liệu"]),
+        ("chia sẻ dữ liệu cấp tỉnh (LGSP) và Trung tâm giám sát, điều hành thông minh (IOC).",
+         ["LGSP", "Trung tâm giám sát, điều hành thông minh", "IOC"]),
+        ("triển khai hệ thống thư điện tử của tỉnh và phần mềm quản lý văn bản", []),
+    ],
+)
+def test_system(recognizer, text, expected):
+    assert [t for _, t in spans(recognizer, text, "SYSTEM")] == expected
+
+
+def test_generic_bodies_are_not_agencies(recognizer):
+    text = "các cơ quan cấp tỉnh, UBND cấp huyện và các sở, ban, ngành"
+    assert spans(recognizer, text, "AGENCY") == []
+
+
+def test_title_without_holder_is_not_tagged(recognizer):
+    assert spans(recognizer, "vai trò của chủ tịch và giám đốc trong chuyển đổi số", "TITLE") == []
+
+
+def test_excluded_regions_hold_no_entity(recognizer):
+    text = "Trung tâm thành phố Cà Mau. (Ảnh: Thế Anh/TTXVN)"
+    found = recognizer.find(text, [(text.index("("), len(text))])
+    assert [text[c.start : c.end] for c in found] == ["thành phố Cà Mau"]
+
+
+def test_seed_label_coverage(seed_docs):
+    labels = {e.label_ for doc in seed_docs for e in doc.ents}
+    assert labels == {"AGENCY", "OFFICIAL", "TITLE", "SYSTEM", "METRIC", "DATE", "LOCATION", "DOCUMENT"}
