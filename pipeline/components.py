@@ -136,7 +136,7 @@ class FactLinkerComponent:
             meta=doc._.meta or {},
         )
         doc._.facts = self.linker.link_facts(doc.text, entities, context)
-        doc._.province = self.linker.own_province(doc.text, context)[0]
+        doc._.province = self.linker.own_province(doc.text, entities, context).value
         return doc
 
 

@@ -111,3 +111,12 @@ def test_every_metric_has_exactly_one_fact(seed_docs):
     for doc in seed_docs:
         metrics = sorted((e.start_char, e.end_char) for e in doc.ents if e.label_ == "METRIC")
         assert sorted((f["metric"]["start"], f["metric"]["end"]) for f in doc._.facts) == metrics
+
+
+def test_evidence_spans_point_at_what_decided(nlp):
+    text = "Trong năm 2020, tỉnh Quảng Ninh có trên 888.000 văn bản điện tử."
+    fact = facts(nlp, text)["trên 888.000"]
+    province, year = fact["province_span"], fact["year_span"]
+    assert (text[province["start"] : province["end"]], text[year["start"] : year["end"]]) == ("tỉnh Quảng Ninh", "năm 2020")
+    meta_only = facts(nlp, "Hệ thống đã tiếp nhận 1.200 hồ sơ.", {"province": "Gia Lai"})["1.200"]
+    assert (meta_only["province_span"], meta_only["year_span"]) == (None, None)

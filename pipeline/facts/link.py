@@ -44,6 +44,15 @@ class EntitySpan:
     text: str
 
 
+@dataclass(frozen=True)
+class Resolved:
+    """A resolved province or year: its value, which step decided it, and the span that says so."""
+
+    value: str | int | None = None
+    evidence: str | None = None
+    span: tuple[int, int] | None = None
+
+
 @dataclass
 class LinkContext:
     """What the linker may read besides the entities: layout spans and document metadata."""
@@ -98,9 +107,9 @@ class FactLinker:
             clause = clause_of(text, sentence, metric.start)
             paragraph = enclosing(context.paragraphs, metric.start) or sentence
             parsed = parse_metric(metric.text, following=text[metric.end : metric.end + 12])
-            province, province_from = self.resolve_province(text, entities, metric, clause, sentence, paragraph, context)
-            year, year_from = self.resolve_year(text, entities, metric, clause, sentence, paragraph, context)
-            score = (1.0 if parsed.value is not None else 0.3) * PROVINCE_WEIGHT[province_from] * YEAR_WEIGHT[year_from]
+            province = self.resolve_province(text, entities, metric, clause, sentence, paragraph, context)
+            year = self.resolve_year(text, entities, metric, clause, sentence, paragraph, context)
+            score = (1.0 if parsed.value is not None else 0.3) * PROVINCE_WEIGHT[province.evidence] * YEAR_WEIGHT[year.evidence]
             facts.append(
                 {
                     "metric": {"start": metric.start, "end": metric.end, "text": metric.text},
@@ -109,11 +118,13 @@ class FactLinker:
                     "unit": parsed.unit,
                     "qualifier": parsed.qualifier,
                     "indicator": indicator_of(text, metric, clause),
-                    "province": province,
-                    "province_2025": NATIONAL if province == NATIONAL else self.provinces.after_merger(province),
-                    "year": year,
+                    "province": province.value,
+                    "province_2025": NATIONAL if province.value == NATIONAL else self.provinces.after_merger(province.value),
+                    "year": year.value,
                     "status": status_of(text, metric, clause),
-                    "evidence": {"province": province_from, "year": year_from},
+                    "evidence": {"province": province.evidence, "year": year.evidence},
+                    "province_span": as_span(province.span),
+                    "year_span": as_span(year.span),
                     "score": round(score, 3),
                     "sentence": text[sentence[0] : sentence[1]],
                 }
@@ -129,74 +140,75 @@ class FactLinker:
             return self.provinces.resolve(match.group()) if match else None
         return None
 
-    def provinces_in(self, entities, region: tuple[int, int], anchor: int) -> list[tuple[str, str]]:
-        """(province, evidence) named in `region`, nearest before `anchor` first, then those after it."""
+    def provinces_in(self, entities, region: tuple[int, int], anchor: int, evidence: str | None = None) -> list[Resolved]:
+        """Provinces named in `region`, nearest before `anchor` first, then those after it."""
         found = []
         for entity in entities:
             if region[0] <= entity.start and entity.end <= region[1]:
                 province = self.province_of_entity(entity)
                 if province:
-                    evidence = "agency" if entity.label == "AGENCY" else "sentence"
-                    found.append((entity.start, province, evidence))
-        before = sorted((f for f in found if f[0] < anchor), reverse=True)
-        after = sorted(f for f in found if f[0] >= anchor)
-        return [(p, e) for _, p, e in before + after]
+                    how = evidence or ("agency" if entity.label == "AGENCY" else "sentence")
+                    found.append((entity.start, Resolved(province, how, (entity.start, entity.end))))
+        before = sorted((f for f in found if f[0] < anchor), key=lambda f: -f[0])
+        after = sorted((f for f in found if f[0] >= anchor), key=lambda f: f[0])
+        return [resolved for _, resolved in before + after]
 
-    def resolve_province(self, text, entities, metric, clause, sentence, paragraph, context):
-        """(province, evidence): clause, sentence, paragraph, title, metadata; (None, None) when nothing says."""
+    def resolve_province(self, text, entities, metric, clause, sentence, paragraph, context) -> Resolved:
+        """Clause, sentence, paragraph, title, metadata, in that order; `Resolved()` when nothing says."""
         for region in (clause, sentence):
             lowered = text[region[0] : region[1]].lower()
             named = self.provinces_in(entities, region, metric.start)
             if named:
                 return named[0]
             if any(marker in lowered for marker in NATIONAL_MARKERS):
-                return NATIONAL, "sentence"
+                return Resolved(NATIONAL, "sentence")
             if any(marker in lowered for marker in SELF_MARKERS):
-                own = self.own_province(text, context)
-                if own[0]:
+                own = self.own_province(text, entities, context)
+                if own.value:
                     return own
-        named = self.provinces_in(entities, paragraph, metric.start)
-        if named:
-            return named[0][0], "paragraph"
-        return self.own_province(text, context)
+        named = self.provinces_in(entities, paragraph, metric.start, evidence="paragraph")
+        return named[0] if named else self.own_province(text, entities, context)
 
-    def own_province(self, text: str, context: LinkContext) -> tuple[str | None, str | None]:
-        """(province, evidence) of the document itself: its title, else its metadata."""
-        title_province = self.title_province(text, context)
-        if title_province:
-            return title_province, "title"
-        meta_province = self.provinces.resolve(str(context.meta.get("province") or ""))
-        if meta_province:
-            return meta_province, "meta"
-        return None, None
-
-    def title_province(self, text: str, context: LinkContext) -> str | None:
+    def own_province(self, text: str, entities, context: LinkContext) -> Resolved:
+        """The document's own province: named in its title, else in its metadata."""
         if context.title:
+            named = self.provinces_in(entities, context.title, context.title[0], evidence="title")
+            if named:
+                return named[0]
             title = text[context.title[0] : context.title[1]]
         else:
             title = str(context.meta.get("title") or "")
         match = self._province_pattern.search(title)
-        return self.provinces.resolve(match.group()) if match else None
+        if match:
+            span = (context.title[0] + match.start(), context.title[0] + match.end()) if context.title else None
+            return Resolved(self.provinces.resolve(match.group()), "title", span)
+        meta_province = self.provinces.resolve(str(context.meta.get("province") or ""))
+        return Resolved(meta_province, "meta") if meta_province else Resolved()
 
-    def resolve_year(self, text, entities, metric, clause, sentence, paragraph, context):
-        """(year, evidence): a year in the clause or sentence, the paragraph's framing year, or the publication year."""
+    def resolve_year(self, text, entities, metric, clause, sentence, paragraph, context) -> Resolved:
+        """A year in the clause or sentence, the paragraph's framing year, or the publication year."""
         for region in (clause, sentence):
-            years = [
-                (abs(e.start - metric.start), e.start > metric.start, year_of(e.text))
+            years = sorted(
+                (abs(e.start - metric.start), e.start > metric.start, year_of(e.text), e.start, e.end)
                 for e in entities
                 if e.label == "DATE" and region[0] <= e.start and e.end <= region[1] and not is_baseline(text, e)
-            ]
-            years = sorted(y for y in years if y[2] is not None)
+                and year_of(e.text) is not None
+            )
             if years:
-                return years[0][2], "sentence"
-        framing = paragraph_year(text, entities, paragraph)
+                _, _, year, start, end = years[0]
+                return Resolved(year, "sentence", (start, end))
+        framing = paragraph_date(text, entities, paragraph)
         if framing:
-            return framing, "paragraph"
+            return Resolved(year_of(framing.text), "paragraph", (framing.start, framing.end))
         lowered = text[sentence[0] : sentence[1]].lower()
         year = published_year(context.meta)
         if year and any(marker in lowered for marker in NOW_MARKERS):
-            return year, "published"
-        return None, None
+            return Resolved(year, "published")
+        return Resolved()
+
+
+def as_span(span: tuple[int, int] | None) -> dict | None:
+    return {"start": span[0], "end": span[1]} if span else None
 
 
 def year_of(date_text: str) -> int | None:
@@ -210,14 +222,14 @@ def is_baseline(text: str, date: EntitySpan) -> bool:
     return text[max(0, date.start - 12) : date.start].lower().rstrip().endswith(BASELINE_MARKER)
 
 
-def paragraph_year(text: str, entities: list[EntitySpan], paragraph: tuple[int, int]) -> int | None:
-    """The year that frames a paragraph: a DATE among its first four words ("Năm 2024, ...", "Trong năm 2020, ...")."""
+def paragraph_date(text: str, entities: list[EntitySpan], paragraph: tuple[int, int]) -> EntitySpan | None:
+    """The DATE that frames a paragraph: one with a year among its first four words ("Năm 2024, ...")."""
     opening_end = paragraph[0]
     for match in list(WORD.finditer(text, paragraph[0], paragraph[1]))[:4]:
         opening_end = match.end()
     for entity in entities:
-        if entity.label == "DATE" and paragraph[0] <= entity.start < opening_end:
-            return year_of(entity.text)
+        if entity.label == "DATE" and paragraph[0] <= entity.start < opening_end and year_of(entity.text):
+            return entity
     return None
 
 
