@@ -29,6 +29,7 @@ LABEL_NAMES: tuple[str, ...] = tuple(label.name for label in LABELS)
 
 QUALIFIERS: tuple[str, ...] = ("gt", "gte", "approx", "lt", "lte")
 STATUSES: tuple[str, ...] = ("achieved", "target")
-PROVINCE_EVIDENCE: tuple[str, ...] = ("sentence", "paragraph", "title", "meta", "agency")
+# "document" extends the contract's list: the only province the text names, when title and meta name none.
+PROVINCE_EVIDENCE: tuple[str, ...] = ("sentence", "paragraph", "title", "meta", "agency", "document")
 YEAR_EVIDENCE: tuple[str, ...] = ("sentence", "paragraph", "published")
 NATIONAL = "Việt Nam"

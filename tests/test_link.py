@@ -99,8 +99,10 @@ def test_baseline_year_is_not_the_figures_year(nlp):
 @pytest.mark.parametrize(
     "text, status",
     [("Tỉnh phấn đấu đến năm 2025 đạt 80% hồ sơ trực tuyến.", "target"),
+     ("Trong thời gian tới, 100% máy chủ phải được giám sát.", "target"),
      ("Tỉnh đã đạt 65% hồ sơ trực tuyến.", "achieved"),
-     ("Tỷ lệ 65% hồ sơ trực tuyến.", None)],
+     ("Tỷ lệ 65% hồ sơ trực tuyến.", "achieved"),
+     ("Nếu tiếp tục, tỉnh có thể đạt 65% hồ sơ trực tuyến.", None)],
 )
 def test_status(nlp, text, status):
     (fact,) = facts(nlp, text).values()
@@ -120,3 +122,27 @@ def test_evidence_spans_point_at_what_decided(nlp):
     assert (text[province["start"] : province["end"]], text[year["start"] : year["end"]]) == ("tỉnh Quảng Ninh", "năm 2020")
     meta_only = facts(nlp, "Hệ thống đã tiếp nhận 1.200 hồ sơ.", {"province": "Gia Lai"})["1.200"]
     assert (meta_only["province_span"], meta_only["year_span"]) == (None, None)
+
+
+def test_only_province_named_in_the_text_is_the_documents_own(nlp):
+    text = ("Đồng chí Trịnh Xuân Trường chủ trì cuộc họp.\nVề chính quyền số: 100% mạng LAN cơ quan cấp tỉnh được đầu tư.\n"
+            "Kế hoạch chuyển đổi số tỉnh Lào Cai năm 2022 đặt ra 68 mục tiêu.")
+    fact = facts(nlp, text)["100%"]
+    assert (fact["province"], fact["evidence"]["province"]) == ("Lào Cai", "document")
+
+
+def test_two_provinces_in_the_text_do_not_make_a_document_province(nlp):
+    text = "Về chính quyền số: 100% mạng LAN được đầu tư.\nTỉnh Lào Cai và tỉnh Yên Bái ký kết hợp tác."
+    assert facts(nlp, text)["100%"]["province"] is None
+
+
+def test_sentence_opening_with_a_year_frames_the_rest_of_the_paragraph(nlp):
+    text = ("Tại cuộc họp, Sở đã báo cáo kết quả. Năm 2021, các mục tiêu đã hoàn thành. Về chính quyền số: 100% mạng LAN "
+            "cơ quan cấp tỉnh được đầu tư.")
+    fact = facts(nlp, text)["100%"]
+    assert (fact["year"], fact["evidence"]["year"]) == (2021, "paragraph")
+
+
+def test_a_plan_period_gives_way_to_a_nearer_date(nlp):
+    text = "Sau gần 2 năm (2021 - 2022) triển khai Đề án giai đoạn 2021-2025, tỉnh đã đạt khoảng 50% hạng mục."
+    assert facts(nlp, text)["khoảng 50%"]["year"] == 2022

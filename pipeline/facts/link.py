@@ -21,8 +21,12 @@ SELF_MARKERS = ("tỉnh ta", "của tỉnh", "trên địa bàn tỉnh", "toàn 
 COMPARISON_MARKERS = regex.compile(r"(?:,\s*)?\b(?:trong khi|so với|còn ở|cao hơn|thấp hơn)\b", regex.IGNORECASE)
 NOW_MARKERS = ("đến nay", "hiện nay", "năm nay")
 BASELINE_MARKER = "so với"
-TARGET_MARKERS = ("phấn đấu", "mục tiêu", "chỉ tiêu", "kế hoạch", "đặt ra", "phải", "cần", "sẽ", "hướng tới", "dự kiến")
-ACHIEVED_MARKERS = ("đạt", "đã", "có", "được", "hoàn thành", "thực hiện", "hiện có")
+TARGET_MARKERS = ("phấn đấu", "mục tiêu", "chỉ tiêu", "kế hoạch", "đặt ra", "phải", "cần", "sẽ", "hướng tới",
+                  "thời gian tới")
+# After the figure, words of obligation make it a target ("100% máy chủ ... phải được giám sát").
+OBLIGATION_MARKERS = ("phải", "cần", "sẽ")
+# Words that leave it open whether the figure was reached.
+HEDGE_MARKERS = ("nếu", "có thể", "dự báo", "ước tính", "dự kiến")
 # Words that end an indicator phrase after the number (verbs and linkers of the clause).
 INDICATOR_STOPS = frozenset(
     "đã đang sẽ được là bằng đạt còn trong đó với của cho từ đến qua theo tại trên và nhưng để thì vào chưa hoàn".split()
@@ -30,7 +34,8 @@ INDICATOR_STOPS = frozenset(
 # Words before a number that link it to what it measures ("đạt 75%", "bằng 70,6%").
 LINK_VERBS = frozenset("đạt bằng là chiếm lên đến khoảng có".split())
 MAX_INDICATOR_WORDS = 10
-PROVINCE_WEIGHT = {"sentence": 0.95, "agency": 0.9, "paragraph": 0.85, "title": 0.8, "meta": 0.75, None: 0.5}
+PROVINCE_WEIGHT = {"sentence": 0.95, "agency": 0.9, "paragraph": 0.85, "title": 0.8, "meta": 0.75, "document": 0.7,
+                   None: 0.5}
 YEAR_WEIGHT = {"sentence": 0.95, "paragraph": 0.85, "published": 0.7, None: 0.5}
 YEAR_IN_TEXT = regex.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 WORD = regex.compile(r"[\p{L}\p{M}\d][\p{L}\p{M}\d.,/%&\-]*[\p{L}\p{M}\d%]|[\p{L}\p{M}\d]")
@@ -170,7 +175,7 @@ class FactLinker:
         return named[0] if named else self.own_province(text, entities, context)
 
     def own_province(self, text: str, entities, context: LinkContext) -> Resolved:
-        """The document's own province: named in its title, else in its metadata."""
+        """The document's own province: named in its title, else in its metadata, else the only province its text names."""
         if context.title:
             named = self.provinces_in(entities, context.title, context.title[0], evidence="title")
             if named:
@@ -183,21 +188,24 @@ class FactLinker:
             span = (context.title[0] + match.start(), context.title[0] + match.end()) if context.title else None
             return Resolved(self.provinces.resolve(match.group()), "title", span)
         meta_province = self.provinces.resolve(str(context.meta.get("province") or ""))
-        return Resolved(meta_province, "meta") if meta_province else Resolved()
+        if meta_province:
+            return Resolved(meta_province, "meta")
+        named = {r.value: r for r in self.provinces_in(entities, (0, len(text)), len(text), evidence="document")}
+        return next(iter(named.values())) if len(named) == 1 else Resolved()
 
     def resolve_year(self, text, entities, metric, clause, sentence, paragraph, context) -> Resolved:
         """A year in the clause or sentence, the paragraph's framing year, or the publication year."""
         for region in (clause, sentence):
             years = sorted(
-                (abs(e.start - metric.start), e.start > metric.start, year_of(e.text), e.start, e.end)
+                (is_period(e.text), abs(e.start - metric.start), e.start > metric.start, year_of(e.text), e.start, e.end)
                 for e in entities
                 if e.label == "DATE" and region[0] <= e.start and e.end <= region[1] and not is_baseline(text, e)
                 and year_of(e.text) is not None
             )
             if years:
-                _, _, year, start, end = years[0]
+                *_, year, start, end = years[0]
                 return Resolved(year, "sentence", (start, end))
-        framing = paragraph_date(text, entities, paragraph)
+        framing = framing_date(text, entities, paragraph, context.sentences, metric.start)
         if framing:
             return Resolved(year_of(framing.text), "paragraph", (framing.start, framing.end))
         lowered = text[sentence[0] : sentence[1]].lower()
@@ -211,6 +219,11 @@ def as_span(span: tuple[int, int] | None) -> dict | None:
     return {"start": span[0], "end": span[1]} if span else None
 
 
+def is_period(date_text: str) -> bool:
+    """A plan period ("giai đoạn 2021-2025") names a plan's scope; a figure takes its year only as a last resort."""
+    return date_text.lower().startswith("giai đoạn")
+
+
 def year_of(date_text: str) -> int | None:
     """The year a DATE fixes; for a period, its last year ("giai đoạn 2021-2025" → 2025)."""
     years = YEAR_IN_TEXT.findall(date_text)
@@ -222,27 +235,38 @@ def is_baseline(text: str, date: EntitySpan) -> bool:
     return text[max(0, date.start - 12) : date.start].lower().rstrip().endswith(BASELINE_MARKER)
 
 
-def paragraph_date(text: str, entities: list[EntitySpan], paragraph: tuple[int, int]) -> EntitySpan | None:
-    """The DATE that frames a paragraph: one with a year among its first four words ("Năm 2024, ...")."""
-    opening_end = paragraph[0]
-    for match in list(WORD.finditer(text, paragraph[0], paragraph[1]))[:4]:
+def opening_date(text: str, entities: list[EntitySpan], region: tuple[int, int]) -> EntitySpan | None:
+    """A DATE with a year among the first four words of `region` ("Năm 2024, ...", "Trong năm 2020, ...")."""
+    opening_end = region[0]
+    for match in list(WORD.finditer(text, region[0], region[1]))[:4]:
         opening_end = match.end()
     for entity in entities:
-        if entity.label == "DATE" and paragraph[0] <= entity.start < opening_end and year_of(entity.text):
+        if entity.label == "DATE" and region[0] <= entity.start < opening_end and year_of(entity.text):
             return entity
     return None
 
 
+def framing_date(text, entities, paragraph, sentences, pos: int) -> EntitySpan | None:
+    """The DATE that frames `pos`: the paragraph's opening date, or that of the nearest earlier sentence of the
+    paragraph that opens with one ("... năm 2021. Năm 2021, cơ bản các mục tiêu ... 100% mạng LAN ...")."""
+    framing = None
+    for start, end in sentences:
+        if paragraph[0] <= start and start <= pos and end <= paragraph[1]:
+            framing = opening_date(text, entities, (start, end)) or framing
+    return framing or opening_date(text, entities, paragraph)
+
+
 def status_of(text: str, metric: EntitySpan, clause: tuple[int, int]) -> str | None:
-    """"target" or "achieved" from the words of the clause before the figure; None when it says neither."""
-    before = text[clause[0] : metric.start].lower()
-    words = before.split()
-    joined = " " + " ".join(words) + " "
-    if any(f" {marker} " in joined for marker in TARGET_MARKERS) or "đến năm" in joined:
+    """"target" when the clause plans it, None when it hedges, else "achieved" (the genre reports results)."""
+    before = " " + " ".join(text[clause[0] : metric.start].lower().split()) + " "
+    after = " " + " ".join(text[metric.end : clause[1]].lower().split()) + " "
+    if any(f" {marker} " in before for marker in TARGET_MARKERS) or "đến năm" in before:
         return "target"
-    if any(f" {marker} " in joined for marker in ACHIEVED_MARKERS):
-        return "achieved"
-    return None
+    if any(f" {marker} " in after for marker in OBLIGATION_MARKERS):
+        return "target"
+    if any(f" {marker} " in before + after for marker in HEDGE_MARKERS):
+        return None
+    return "achieved"
 
 
 def indicator_of(text: str, metric: EntitySpan, clause: tuple[int, int]) -> str | None:

@@ -120,6 +120,7 @@ class RuleRecognizer:
         add("METRIC", "number", "pattern",
             rf"(?:{qualifier})?{NUMBER_START}(?:{NUM}(?:\s*%)?\s*(?:-|–|đến)\s*{NUM}(?:\s*%|\s+phần\s+trăm)"
             rf"|{NUM}/{NUM}|{NUM}{unit}?){NUMBER_END}")
+        self._party_committee = regex.compile(r"(?:Tỉnh|Thành)\s+[uủ]ỷ?y?\b")
         self.title_pattern = regex.compile(START + alternation(load_lines("titles.txt")) + END)
 
     def find(self, text: str, excluded: list[tuple[int, int]] = ()) -> list[Candidate]:
@@ -198,7 +199,7 @@ class RuleRecognizer:
                     if token in self.surnames and word.match(text, nxt.end()) and word.match(text, nxt.end()).group(1)[0].isupper():
                         break
                     end, count = nxt.end(), count + 1
-                    if token.lower() in ("tỉnh", "thành"):
+                    if token.lower() in ("tỉnh", "thành") and not self._party_committee.match(text, nxt.start(1)):
                         end = self._extend_locality(text, nxt.start(1))
                         break
                 if count or not needs_capital:

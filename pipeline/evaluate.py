@@ -1,0 +1,227 @@
+"""Evaluation against gold documents: entity scores (seqeval, strict IOB2), error confusion, fact quality.
+
+Entities are scored at entity level by seqeval in strict mode with the IOB2
+scheme over the syllable tokens of each document (`mode="strict"` alone would
+silently fall back to lenient matching). Errors are sorted into label errors,
+boundary errors, both, spurious and missed. Facts are compared on metrics
+whose span matches gold; a fact counts as right only when its span, value,
+province and year all are.
+"""
+
+import json
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+
+from seqeval.metrics import classification_report
+from seqeval.scheme import IOB2
+
+from pipeline.errors import InputError
+from pipeline.labels import LABEL_NAMES
+from pipeline.tokenize import syllable_tokens
+
+FACT_FIELDS = ("value", "unit", "qualifier", "province", "year", "status")
+
+
+def read_gold(path: Path) -> list[dict]:
+    """Documents of a gold or prediction JSONL file (CONTRACT.md format).
+
+    Raises:
+        InputError: the file is missing or a line is not a JSON document with id, text and entities.
+    """
+    if not path.is_file():
+        raise InputError(f"{path}: no such file; give a JSONL file of documents")
+    documents = []
+    with path.open(encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                doc = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from exc
+            if not isinstance(doc, dict) or not {"id", "text", "entities"} <= doc.keys():
+                raise InputError(f"{path}:{line_no}: a document needs id, text and entities")
+            documents.append(doc)
+    return documents
+
+
+def token_offsets(text: str) -> list[tuple[int, int]]:
+    """`[start, end)` of each non-space syllable token of `text`."""
+    offsets, pos = [], 0
+    words, spaces = syllable_tokens(text)
+    for word, space in zip(words, spaces):
+        if word.strip():
+            offsets.append((pos, pos + len(word)))
+        pos += len(word) + (1 if space else 0)
+    return offsets
+
+
+def iob2_tags(text: str, entities: Iterable[dict], problems: list[str], doc_id: str) -> list[str]:
+    """IOB2 tags over the tokens of `text`; an entity whose edges fall inside a token is reported, not moved."""
+    offsets = token_offsets(text)
+    starts = {start: i for i, (start, _) in enumerate(offsets)}
+    ends = {end: i for i, (_, end) in enumerate(offsets)}
+    tags = ["O"] * len(offsets)
+    for entity in entities:
+        first, last = starts.get(entity["start"]), ends.get(entity["end"])
+        if first is None or last is None:
+            problems.append(f"{doc_id}: {entity['label']} {text[entity['start']:entity['end']]!r} "
+                            f"at [{entity['start']}, {entity['end']}) does not align to tokens")
+            continue
+        tags[first] = f"B-{entity['label']}"
+        for i in range(first + 1, last + 1):
+            tags[i] = f"I-{entity['label']}"
+    return tags
+
+
+def pair_documents(gold: list[dict], pred: list[dict]) -> list[tuple[dict, dict]]:
+    """Gold and predicted documents matched by id.
+
+    Raises:
+        InputError: a gold document has no prediction, or their texts differ.
+    """
+    by_id = {doc["id"]: doc for doc in pred}
+    pairs = []
+    for doc in gold:
+        other = by_id.get(doc["id"])
+        if other is None:
+            raise InputError(f"document {doc['id']!r} is in the gold but not in the predictions")
+        if other["text"] != doc["text"]:
+            raise InputError(f"document {doc['id']!r}: predicted text differs from the gold text")
+        pairs.append((doc, other))
+    return pairs
+
+
+def entity_scores(pairs: list[tuple[dict, dict]], labels: Iterable[str] = LABEL_NAMES) -> dict:
+    """Strict IOB2 entity-level precision, recall and F1 per label, micro and macro average."""
+    labels = list(labels)
+    gold_tags, pred_tags, problems = [], [], []
+    for gold, pred in pairs:
+        keep = lambda entities: [e for e in entities if e["label"] in labels]  # noqa: E731
+        gold_tags.append(iob2_tags(gold["text"], keep(gold["entities"]), problems, gold["id"]))
+        pred_tags.append(iob2_tags(pred["text"], keep(pred["entities"]), problems, pred["id"]))
+    report = classification_report(gold_tags, pred_tags, mode="strict", scheme=IOB2, output_dict=True,
+                                   zero_division=0)
+    per_label = {
+        label: {k: round(float(report[label][k]), 4) for k in ("precision", "recall", "f1-score", "support")}
+        for label in labels if label in report
+    }
+    return {
+        "per_label": per_label,
+        "micro": {k: round(float(report["micro avg"][k]), 4) for k in ("precision", "recall", "f1-score")},
+        "macro": {k: round(float(report["macro avg"][k]), 4) for k in ("precision", "recall", "f1-score")},
+        "alignment_problems": problems,
+    }
+
+
+def error_confusion(pairs: list[tuple[dict, dict]]) -> dict:
+    """Kinds of entity errors: label (same span), boundary (same label, overlapping), both, spurious, missed."""
+    kinds = Counter()
+    labels = Counter()
+    for gold, pred in pairs:
+        gold_spans = {(e["start"], e["end"]): e["label"] for e in gold["entities"]}
+        pred_spans = {(e["start"], e["end"]): e["label"] for e in pred["entities"]}
+        for span, label in pred_spans.items():
+            if gold_spans.get(span) == label:
+                kinds["correct"] += 1
+            elif span in gold_spans:
+                kinds["label"] += 1
+                labels[f"{gold_spans[span]}->{label}"] += 1
+            else:
+                overlapping = [g for g in gold_spans if g[0] < span[1] and span[0] < g[1]]
+                if not overlapping:
+                    kinds["spurious"] += 1
+                elif any(gold_spans[g] == label for g in overlapping):
+                    kinds["boundary"] += 1
+                else:
+                    kinds["label_and_boundary"] += 1
+        for span in gold_spans:
+            if not any(p[0] < span[1] and span[0] < p[1] for p in pred_spans):
+                kinds["missed"] += 1
+    return {"kinds": dict(kinds), "label_confusions": dict(labels.most_common())}
+
+
+def same_value(a, b) -> bool:
+    if a is None or b is None:
+        return a is b
+    return math.isclose(float(a), float(b), rel_tol=1e-6, abs_tol=1e-9)
+
+
+def indicator_f1(gold: str | None, pred: str | None) -> float:
+    """Token-overlap F1 of two indicator phrases (lower-cased syllables); 1.0 when both are empty."""
+    gold_tokens = Counter((gold or "").lower().split())
+    pred_tokens = Counter((pred or "").lower().split())
+    if not gold_tokens and not pred_tokens:
+        return 1.0
+    overlap = sum((gold_tokens & pred_tokens).values())
+    if not overlap:
+        return 0.0
+    precision, recall = overlap / sum(pred_tokens.values()), overlap / sum(gold_tokens.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+def fact_scores(pairs: list[tuple[dict, dict]]) -> dict:
+    """Accuracy of each fact field on metrics whose span matches gold, indicator F1, and fact-level P/R/F1."""
+    right = defaultdict(int)
+    matched = correct = n_gold = n_pred = 0
+    indicator_total = 0.0
+    for gold, pred in pairs:
+        key = lambda fact: (fact["metric"]["start"], fact["metric"]["end"])  # noqa: E731
+        gold_facts = {key(f): f for f in gold.get("facts", [])}
+        pred_facts = {key(f): f for f in pred.get("facts", [])}
+        n_gold += len(gold_facts)
+        n_pred += len(pred_facts)
+        for span, g in gold_facts.items():
+            p = pred_facts.get(span)
+            if p is None:
+                continue
+            matched += 1
+            for name in FACT_FIELDS:
+                equal = same_value(g.get(name), p.get(name)) if name == "value" else g.get(name) == p.get(name)
+                right[name] += equal
+            right["value_max"] += same_value(g.get("value_max"), p.get("value_max"))
+            indicator_total += indicator_f1(g.get("indicator"), p.get("indicator"))
+            if same_value(g.get("value"), p.get("value")) and g.get("province") == p.get("province") \
+                    and g.get("year") == p.get("year"):
+                correct += 1
+    precision = correct / n_pred if n_pred else 0.0
+    recall = correct / n_gold if n_gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    accuracy = {name: round(right[name] / matched, 4) if matched else None for name in (*FACT_FIELDS, "value_max")}
+    return {
+        "gold_facts": n_gold, "predicted_facts": n_pred, "matched_metrics": matched,
+        "accuracy": accuracy, "indicator_f1": round(indicator_total / matched, 4) if matched else None,
+        "fact_level": {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)},
+    }
+
+
+def evaluate(gold: list[dict], pred: list[dict]) -> dict:
+    """Entity scores, error confusion and fact scores of `pred` against `gold`."""
+    pairs = pair_documents(gold, pred)
+    return {"documents": len(pairs), "entities": entity_scores(pairs), "errors": error_confusion(pairs),
+            "facts": fact_scores(pairs)}
+
+
+def predict_with_gold_entities(nlp, gold: dict):
+    """Run `nlp` on a gold document with its entity recognizers replaced by the gold spans (oracle linking).
+
+    Raises:
+        InputError: a gold span does not align to the pipeline's tokens.
+    """
+    doc = nlp.make_doc(gold["text"])
+    doc._.meta = dict(gold.get("meta") or {})
+    for name, component in nlp.pipeline:
+        if "doc.ents" in nlp.get_pipe_meta(name).assigns:
+            spans = []
+            for entity in gold["entities"]:
+                span = doc.char_span(entity["start"], entity["end"], label=entity["label"], alignment_mode="strict")
+                if span is None:
+                    raise InputError(f"{gold['id']}: gold {entity['label']} {entity['text']!r} at "
+                                     f"[{entity['start']}, {entity['end']}) does not align to tokens")
+                spans.append(span)
+            doc.ents = spans
+        else:
+            doc = component(doc)
+    return doc
