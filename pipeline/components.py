@@ -3,6 +3,8 @@
     vipie_layout            title, paragraphs, sentences, dateline, byline (pipeline.layout)
     vipie_word_segmenter    underthesea words as token attributes (pipeline.segment)
     vipie_rule_recognizer   entities from rules and gazetteers (pipeline.recognize.rules)
+    vipie_crf_recognizer    CRF entities merged with the rules' (pipeline.recognize.crf, .merge)
+    vipie_transformer_recognizer  fine-tuned transformer entities merged with the rules' (pipeline.recognize.transformer)
     vipie_fact_linker       one fact per METRIC (pipeline.facts.link)
 
 Document metadata travels in `doc._.meta`; what the pipeline infers (title,
@@ -10,14 +12,29 @@ published, byline) is added there. Problems that do not stop a document
 (a span that does not align to tokens) are listed in `doc._.warnings`.
 """
 
+import shutil
+from pathlib import Path
+
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
+from pipeline.errors import ModelError
 from pipeline.facts.link import EntitySpan, FactLinker, LinkContext
 from pipeline.layout import analyse_layout, load_boilerplate
 from pipeline.provinces import default_resolver
+from pipeline.recognize.crf import MODEL_FILE, CrfModel, spans_to_tags, tags_to_spans, token_features
+from pipeline.recognize.merge import SourcedSpan, merge_spans
 from pipeline.recognize.rules import RuleRecognizer
 from pipeline.segment import segment_words, underthesea_words
+from pipeline.training_data import paragraph_example
+
+# Where the rule recognizer leaves its spans for a statistical recognizer to use and merge.
+RULE_SPANS = "rule_ents"
+# Which recognizer wins an overlap, per label: rules for the regular labels, the CRF for names.
+DEFAULT_PRECEDENCE = {
+    "METRIC": ["rules", "crf"], "DATE": ["rules", "crf"], "DOCUMENT": ["rules", "crf"],
+    "default": ["crf", "rules"],
+}
 
 
 def register_extensions() -> None:
@@ -119,7 +136,60 @@ class RuleEntityRecognizer:
             span._.source = f"rule:{candidate.rule}"
             ents.append(span)
         doc.ents = ents
+        doc.spans[RULE_SPANS] = ents
         return doc
+
+
+class CrfEntityRecognizer:
+    """Tags paragraphs with the CRF (rule tags as features) and merges its spans with the rules' spans."""
+
+    def __init__(self, precedence: dict[str, list[str]]):
+        self.precedence = precedence
+        self.model: CrfModel | None = None
+        self.model_path: Path | None = None
+
+    def __call__(self, doc: Doc) -> Doc:
+        if self.model is None:
+            raise ModelError("the CRF recognizer has no trained model; load a model folder made by `vipie train`")
+        rules = list(doc.spans.get(RULE_SPANS, []))
+        rule_spans = [(s.start_char, s.end_char, s.label_) for s in rules]
+        candidates = [SourcedSpan(s.start_char, s.end_char, s.label_, s._.score or 0.0, "rules") for s in rules]
+        sources = {(s.start_char, s.end_char, s.label_): s._.source for s in rules}
+        for n, paragraph in enumerate(doc.spans.get("paragraphs", [])):
+            example = paragraph_example(str(n), paragraph)
+            rule_tags = spans_to_tags(example.starts, example.ends, rule_spans)
+            tags, marginals = self.model.tag(token_features(example.tokens, example.word_ids, rule_tags))
+            for first, last, label in tags_to_spans(tags):
+                score = sum(marginals[first:last]) / (last - first)
+                candidates.append(SourcedSpan(example.starts[first], example.ends[last - 1], label, score, "crf"))
+        ents = []
+        for chosen in merge_spans(candidates, self.precedence):
+            span = doc.char_span(chosen.start, chosen.end, label=chosen.label, alignment_mode="strict")
+            if span is None:
+                warn(doc, f"{chosen.label} {doc.text[chosen.start:chosen.end]!r} does not align to tokens")
+                continue
+            span._.score = round(chosen.score, 4)
+            span._.source = sources[(chosen.start, chosen.end, chosen.label)] if chosen.source == "rules" else "crf"
+            ents.append(span)
+        doc.ents = ents
+        return doc
+
+    def use_model_file(self, model_file: Path) -> None:
+        self.model_path = model_file
+        self.model = CrfModel.load(model_file.parent)
+
+    def to_disk(self, path, *, exclude=()):
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        if self.model_path and self.model_path.resolve() != (path / MODEL_FILE).resolve():
+            shutil.copyfile(self.model_path, path / MODEL_FILE)
+
+    def from_disk(self, path, *, exclude=()):
+        model_file = Path(path) / MODEL_FILE
+        if not model_file.is_file():
+            raise ModelError(f"{path}: no {MODEL_FILE}; the model folder is incomplete, rebuild it with `vipie train`")
+        self.use_model_file(model_file)
+        return self
 
 
 class FactLinkerComponent:
@@ -153,6 +223,22 @@ def make_word_segmenter(nlp: Language, name: str) -> WordSegmenter:
 @Language.factory("vipie_rule_recognizer", assigns=["doc.ents"])
 def make_rule_recognizer(nlp: Language, name: str) -> RuleEntityRecognizer:
     return RuleEntityRecognizer()
+
+
+@Language.factory("vipie_crf_recognizer", assigns=["doc.ents"], requires=["doc.spans"],
+                  default_config={"precedence": DEFAULT_PRECEDENCE})
+def make_crf_recognizer(nlp: Language, name: str, precedence: dict) -> CrfEntityRecognizer:
+    return CrfEntityRecognizer(precedence)
+
+
+@Language.factory("vipie_transformer_recognizer", assigns=["doc.ents"], requires=["doc.spans"],
+                  default_config={"precedence": {**DEFAULT_PRECEDENCE, "default": ["transformer", "rules"]},
+                                  "device": "cpu", "batch_size": 8})
+def make_transformer_recognizer(nlp: Language, name: str, precedence: dict, device: str, batch_size: int):
+    # Imported here: torch and transformers load only for pipelines that use this component.
+    from pipeline.recognize.transformer import TransformerEntityRecognizer
+
+    return TransformerEntityRecognizer(precedence, device, batch_size)
 
 
 @Language.factory("vipie_fact_linker", assigns=["doc._.facts", "doc._.province"], requires=["doc.ents"])

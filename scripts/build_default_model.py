@@ -1,31 +1,24 @@
-"""Write the rule-based vipie pipeline to a model folder (default: models/default).
+"""Write the rule-only vipie pipeline to a model folder.
 
-    python scripts/build_default_model.py [OUT_DIR]
+    python scripts/build_default_model.py OUT_DIR
 
 The folder holds the spaCy config that names vipie's tokenizer and components;
 the rules read their gazetteers from the package, so it carries no weights.
+The shipped default (models/default) is a trained CRF made by `vipie train`.
 """
 
 import sys
 from pathlib import Path
 
-import spacy
-
-import pipeline
-from pipeline import components, tokenize  # noqa: F401  (registers factories)
-
-COMPONENTS = ("vipie_layout", "vipie_word_segmenter", "vipie_rule_recognizer", "vipie_fact_linker")
+from pipeline.model import build_pipeline, write_card
 
 
 def main(out_dir: Path) -> None:
-    nlp = spacy.blank("vi", config={"nlp": {"tokenizer": {"@tokenizers": "vipie.SyllableTokenizer.v1"}}})
-    for name in COMPONENTS:
-        nlp.add_pipe(name)
-    nlp.meta.update({"name": "vipie_rules", "version": pipeline.__version__,
-                     "description": "vipie rule and gazetteer pipeline (no trained weights)"})
+    nlp = build_pipeline("rules")
     nlp.to_disk(out_dir, exclude=["vocab"])
+    write_card(out_dir, {"backend": "rules", "trained_on": None})
     print(f"wrote {out_dir}")
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else pipeline.DEFAULT_MODEL)
+    main(Path(sys.argv[1]))

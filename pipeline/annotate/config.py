@@ -1,0 +1,122 @@
+"""The Label Studio labeling config, generated from the one label list of `pipeline.labels`.
+
+One `Labels` control over the article text (the eight entity types, with their
+colours and descriptions), relations `province` and `year` from a METRIC to the
+span that fixes its province or year, and per-region fields on a METRIC for the
+fact attributes that are not spans. The names defined here (controls, fields,
+relations) are the schema that `tasks.py` writes and `gold.py` reads.
+"""
+
+import unicodedata
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pipeline.labels import LABELS, NATIONAL, QUALIFIERS, STATUSES, Label
+
+TEXT = "text"  # the Text object tag, and the task data key holding the article
+DOC_ID = "doc_id"  # task data key of the document id (Label Studio's own `id` is the task's)
+META = "meta"  # task data key of the document metadata
+LABELS_CONTROL = "label"
+PROVINCE_RELATION = "province"
+YEAR_RELATION = "year"
+RELATIONS: tuple[str, ...] = (PROVINCE_RELATION, YEAR_RELATION)
+
+
+@dataclass(frozen=True)
+class FactField:
+    """A fact attribute that is not a span: a per-region control on a METRIC."""
+
+    name: str
+    tag: str  # Label Studio control tag: Number, TextArea or Choices
+    hint: str
+
+    @property
+    def result_type(self) -> str:
+        """The `type` of this field's items in an annotation result."""
+        return self.tag.lower()
+
+    @property
+    def value_key(self) -> str:
+        """The key of `value` that holds what the annotator entered."""
+        return {"Number": "number", "TextArea": "text", "Choices": "choices"}[self.tag]
+
+
+FACT_FIELDS: tuple[FactField, ...] = (
+    FactField("value", "Number", "value: the number as a float (888.000 → 888000, 70,6% → 70.6, 5/6 → 0.8333)"),
+    FactField("value_max", "Number", "value_max: the upper end of a range (35%-40% → 40), else empty"),
+    FactField("unit", "TextArea", "unit: %, tỷ đồng, km, bậc, điểm, rank (thứ N) ...; empty when none is written"),
+    FactField("qualifier", "Choices", "qualifier: gt (trên, hơn), gte (ít nhất, trở lên), approx (gần, khoảng), "
+                                      "lt (dưới), lte (tối đa); none when unqualified"),
+    FactField("indicator", "TextArea", "indicator: what is counted or measured, in the text's own words"),
+    FactField("province", "Choices", "province: only when no span fixes it (a `province` relation does): "
+                                     "the document's metadata, or Việt Nam for a national figure"),
+    FactField("year", "Number", "year: only when no DATE span fixes it (a `year` relation does), "
+                                "e.g. the publication year for 'đến nay'"),
+    FactField("status", "Choices", "status: achieved or target; none when unclear"),
+)
+FIELDS_BY_NAME: dict[str, FactField] = {f.name: f for f in FACT_FIELDS}
+# A METRIC without these is unfinished: every figure has a number and something it counts.
+REQUIRED_FIELDS: tuple[str, ...] = ("value", "indicator")
+YEAR_RANGE = (1900, 2100)
+
+
+def province_choices(canonical_names: Sequence[str]) -> list[str]:
+    """The province field's options: "Việt Nam" first, then the provinces in Vietnamese alphabetical order."""
+    def folded(name: str) -> str:
+        base = "".join(c for c in unicodedata.normalize("NFD", name) if not unicodedata.combining(c))
+        return base.replace("Đ", "D~").replace("đ", "d~").lower()
+
+    return [NATIONAL] + sorted((n for n in canonical_names if n != NATIONAL), key=folded)
+
+
+def labeling_config(
+    province_names: Sequence[str],
+    labels: Sequence[Label] = LABELS,
+    qualifiers: Sequence[str] = QUALIFIERS,
+    statuses: Sequence[str] = STATUSES,
+) -> str:
+    """The labeling config XML for `labels`, the fact fields and the province options.
+
+    Args:
+        province_names: canonical pre-2025 province names (`default_resolver().canonical_names`).
+        labels, qualifiers, statuses: default to the package's one list in `pipeline.labels`.
+
+    Returns:
+        The XML as a string, ready for a Label Studio project's `label_config`.
+    """
+    view = ET.Element("View")
+    ET.SubElement(view, "Header", value=f"${DOC_ID}", size="5")
+    span_labels = ET.SubElement(view, "Labels", name=LABELS_CONTROL, toName=TEXT, showInline="true")
+    for label in labels:
+        ET.SubElement(span_labels, "Label", value=label.name, background=label.colour, hint=label.description)
+    relations = ET.SubElement(view, "Relations")
+    for relation in RELATIONS:
+        ET.SubElement(relations, "Relation", value=relation)
+    ET.SubElement(view, "Text", name=TEXT, value=f"${TEXT}")
+    fact_view = ET.SubElement(view, "View", visibleWhen="region-selected", whenTagName=LABELS_CONTROL,
+                              whenLabelValue="METRIC")
+    ET.SubElement(fact_view, "Header", value="Fact of the selected METRIC", size="5")
+    options = {"qualifier": qualifiers, "status": statuses, "province": province_choices(province_names)}
+    for field in FACT_FIELDS:
+        ET.SubElement(fact_view, "Header", value=field.hint, size="6")
+        attrs = {"name": field.name, "toName": TEXT, "perRegion": "true"}
+        if field.tag == "Number":
+            attrs.update(step="1" if field.name == "year" else "any")
+            if field.name == "year":
+                attrs.update(min=str(YEAR_RANGE[0]), max=str(YEAR_RANGE[1]))
+            ET.SubElement(fact_view, "Number", attrs)
+        elif field.tag == "TextArea":
+            attrs.update(editable="true", maxSubmissions="1", rows="1", placeholder=field.name)
+            ET.SubElement(fact_view, "TextArea", attrs)
+        else:
+            attrs["choice"] = "single"
+            if field.name == "province":  # 64 options: a drop-down, not a row of buttons
+                attrs["layout"] = "select"
+            else:
+                attrs["showInline"] = "true"
+            choices = ET.SubElement(fact_view, "Choices", attrs)
+            for option in options[field.name]:
+                ET.SubElement(choices, "Choice", value=option)
+    ET.indent(view, space="  ")
+    return ET.tostring(view, encoding="unicode") + "\n"

@@ -1,0 +1,159 @@
+"""Label Studio tasks with predictions, from the pipeline's output records (CONTRACT.md).
+
+Annotators correct the pipeline instead of starting from nothing: every entity
+is a labelled region (with its score), every fact's attributes are per-region
+fields on its METRIC, and the span that fixed a fact's province or year is
+linked by a `province` / `year` relation. A province or year that no entity
+region fixes (document metadata, "cả nước", the publication year) is written as
+the per-region field instead. The schema is `config.py`'s; `gold.py` reads it back.
+"""
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from pipeline.annotate import AnnotationError
+from pipeline.annotate.config import (
+    DOC_ID,
+    FIELDS_BY_NAME,
+    LABELS_CONTROL,
+    META,
+    PROVINCE_RELATION,
+    TEXT,
+    YEAR_RELATION,
+)
+from pipeline.errors import OutputError
+
+
+def model_version(nlp) -> str:
+    """The `model_version` predictions carry: vipie's version and the model folder's name and version."""
+    import pipeline
+
+    meta = getattr(nlp, "meta", {}) or {}
+    return f"vipie-{pipeline.__version__}/{meta.get('name', 'model')}-{meta.get('version', '0')}"
+
+
+def region_id(index: int) -> str:
+    """The id of the `index`-th entity region of a task (stable, so predictions can be diffed)."""
+    return f"e{index}"
+
+
+def field_item(field_name: str, rid: str, start: int, end: int, span_text: str, entered, score=None) -> dict:
+    """One per-region result item: what was entered in field `field_name` for region `rid`."""
+    field = FIELDS_BY_NAME[field_name]
+    value = {"start": start, "end": end, "text": span_text}
+    if field.tag == "TextArea":
+        value["text"] = [entered]  # a text area's entries replace the span text under "text"
+    elif field.tag == "Choices":
+        value["choices"] = [entered]
+    else:
+        value["number"] = entered
+    item = {"id": rid, "from_name": field.name, "to_name": TEXT, "type": field.result_type, "value": value}
+    if score is not None:
+        item["score"] = score
+    return item
+
+
+def relation_item(from_id: str, to_id: str, label: str) -> dict:
+    return {"from_id": from_id, "to_id": to_id, "type": "relation", "direction": "right", "labels": [label]}
+
+
+def prediction_result(record: dict) -> list[dict]:
+    """The Label Studio `result` of one output record: regions, per-region fact fields, relations.
+
+    Raises:
+        AnnotationError: a fact whose metric is not a METRIC entity of the record (breaks CONTRACT.md).
+    """
+    text = record["text"]
+    result = []
+    ids: dict[tuple[int, int], str] = {}
+    for index, entity in enumerate(sorted(record["entities"], key=lambda e: (e["start"], e["end"]))):
+        rid = region_id(index)
+        ids[(entity["start"], entity["end"])] = rid
+        item = {"id": rid, "from_name": LABELS_CONTROL, "to_name": TEXT, "type": "labels",
+                "value": {"start": entity["start"], "end": entity["end"], "text": text[entity["start"]:entity["end"]],
+                          "labels": [entity["label"]]}}
+        if entity.get("score") is not None:
+            item["score"] = entity["score"]
+        result.append(item)
+    relations = []
+    for fact in record["facts"]:
+        metric = fact["metric"]
+        start, end = metric["start"], metric["end"]
+        rid = ids.get((start, end))
+        if rid is None:
+            raise AnnotationError([f"doc {record['id']}: fact at [{start}:{end}] {text[start:end]!r} has no METRIC "
+                                   f"entity (the output breaks CONTRACT.md; report it as a pipeline bug)"])
+        span_text = text[start:end]
+        targets = {}
+        for relation, key in ((PROVINCE_RELATION, "province_span"), (YEAR_RELATION, "year_span")):
+            span = fact.get(key)
+            target = ids.get((span["start"], span["end"])) if span else None
+            if target is not None:
+                relations.append(relation_item(rid, target, relation))
+                targets[relation] = target
+        for name in FIELDS_BY_NAME:
+            entered = fact.get(name)
+            if entered is None or entered == "" or name in targets:
+                continue  # null attributes stay empty; a relation already says province or year
+            result.append(field_item(name, rid, start, end, span_text, entered, fact.get("score")))
+    return result + relations
+
+
+def task_from_record(record: dict, meta: dict, version: str) -> dict:
+    """A Label Studio task for one output record: data (doc_id, text, meta) and one prediction.
+
+    Args:
+        record: the contract's output record (`pipeline.extract.process_document`).
+        meta: the document's metadata as given in the input (kept in the task, and so in the gold).
+        version: the prediction's `model_version` (`model_version(nlp)`).
+    """
+    result = prediction_result(record)
+    scores = [e["score"] for e in record["entities"] if e.get("score") is not None]
+    prediction = {"model_version": version, "result": result}
+    if scores:
+        prediction["score"] = round(sum(scores) / len(scores), 4)
+    return {"data": {DOC_ID: record["id"], TEXT: record["text"], META: dict(meta)}, "predictions": [prediction]}
+
+
+def export_tasks(nlp, inputs: list[Path], max_chars: int,
+                 on_rejected: Callable[[dict], None] | None = None) -> Iterator[dict]:
+    """Run the pipeline over the inputs and yield one task per document, in input order.
+
+    A document rejected as bad input (empty, binary, too long) has nothing to correct: it is
+    passed to `on_rejected` (to be reported) and yields no task.
+    """
+    from pipeline.document import iter_documents
+    from pipeline.extract import process_document
+
+    version = model_version(nlp)
+    for document in iter_documents(inputs, max_chars):
+        record = process_document(nlp, document)
+        if record["errors"]:
+            if on_rejected:
+                on_rejected(record)
+            continue
+        yield task_from_record(record, document.meta, version)
+
+
+def write_tasks(tasks: Iterable[dict], out: Path) -> int:
+    """Write `tasks` to `out` as one JSON array (Label Studio's import format), streaming; returns the count.
+
+    Raises:
+        OutputError: `out` does not end in .json or cannot be written.
+    """
+    if out.suffix != ".json":
+        raise OutputError(f"{out}: tasks are written as a Label Studio JSON file; give --out a path ending in .json")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        count = 0
+        with out.open("w", encoding="utf-8") as fh:
+            fh.write("[")
+            for task in tasks:
+                fh.write(",\n" if count else "\n")
+                fh.write(json.dumps(task, ensure_ascii=False))
+                count += 1
+            fh.write("\n]\n")
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot write ({exc.strerror}); choose a writable --out") from exc
+    return count

@@ -1,0 +1,86 @@
+"""`vipie prepare` and `vipie train`: datasets from gold, and NER models from datasets."""
+
+import json
+from pathlib import Path
+
+import typer
+
+from pipeline.cli import app
+from pipeline.errors import InputError
+
+
+@app.command()
+def prepare(
+    gold: list[Path] = typer.Option(..., "--gold", help="Gold JSONL files (CONTRACT.md format)."),
+    splits: Path = typer.Option(..., "--splits", help="JSON mapping split name to document ids."),
+    out: Path = typer.Option(..., "--out", help="Folder for the DatasetDict."),
+) -> None:
+    """Turn gold documents and a split file into a Hugging Face DatasetDict on disk."""
+    from pipeline.train import prepare_dataset
+
+    summary = prepare_dataset(gold, splits, out)
+    print(json.dumps(summary, ensure_ascii=False, indent=2))
+
+
+def parse_label_map(text: str) -> dict[str, str]:
+    pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
+    if any(len(p) != 2 for p in pairs):
+        raise InputError(f"--label-map {text!r}: write it as SOURCE=TARGET,... (e.g. PER=OFFICIAL,ORG=AGENCY)")
+    return {a.strip(): b.strip() for a, b in pairs}
+
+
+@app.command()
+def train(
+    backend: str = typer.Option("crf", "--backend", help="crf (CPU default) or transformer."),
+    dataset: Path | None = typer.Option(None, "--dataset", help="A DatasetDict folder from `vipie prepare`."),
+    train_files: list[Path] = typer.Option([], "--train", help="Gold .jsonl or CoNLL files (instead of --dataset)."),
+    dev_files: list[Path] = typer.Option([], "--dev", help="Gold .jsonl or CoNLL files for development scores."),
+    out: Path = typer.Option(..., "--out", help="Model folder to write (e.g. models/NAME)."),
+    label_map: str = typer.Option("", "--label-map", help="Rename CoNLL types, e.g. PER=OFFICIAL,ORG=AGENCY,LOC=LOCATION."),
+    c1: float = typer.Option(0.05, "--c1", help="CRF L1 regularisation."),
+    c2: float = typer.Option(0.01, "--c2", help="CRF L2 regularisation."),
+    max_iterations: int = typer.Option(200, "--max-iterations", help="CRF L-BFGS iterations."),
+    base_model: str = typer.Option("xlm-roberta-base", "--base-model", help="Transformer: hub id or local folder."),
+    epochs: float = typer.Option(3.0, "--epochs", help="Transformer: passes over the training data."),
+    learning_rate: float = typer.Option(5e-5, "--learning-rate", help="Transformer: AdamW learning rate."),
+    max_length: int = typer.Option(256, "--max-length", help="Transformer: subwords per window (PhoBERT: at most 256)."),
+    stride: int = typer.Option(64, "--stride", help="Transformer: subwords shared by consecutive windows."),
+    batch_size: int = typer.Option(8, "--batch-size", help="Transformer: windows per step."),
+    max_steps: int | None = typer.Option(None, "--max-steps", help="Transformer: stop after this many steps."),
+    seed: int = typer.Option(13, "--seed", help="Random seed."),
+    device: str = typer.Option("auto", "--device", help="Transformer: cpu, cuda or auto."),
+    metrics_out: Path | None = typer.Option(None, "--metrics", help="Also write the dev metrics as JSON here."),
+) -> None:
+    """Train an NER backend and write a model folder usable by `vipie extract --model`."""
+    from pipeline.train import load_splits, read_examples, train_crf
+    from pipeline.training_data import data_hash
+
+    if backend not in ("crf", "transformer"):
+        raise InputError(f"--backend {backend!r}: choose crf or transformer")
+    if bool(dataset) == bool(train_files):
+        raise InputError("give either --dataset or --train files")
+    problems: list[str] = []
+    if dataset:
+        splits = load_splits(dataset)
+        train_examples, dev_examples = splits.get("train", []), splits.get("dev", [])
+        source = {"dataset": str(dataset), "data_hash": data_hash(p for p in dataset.rglob("*") if p.is_file())}
+    else:
+        mapping = parse_label_map(label_map)
+        train_examples = read_examples(train_files, mapping, problems)
+        dev_examples = read_examples(dev_files, mapping, problems) if dev_files else []
+        source = {"train_files": [str(p) for p in train_files], "data_hash": data_hash(train_files)}
+    for problem in problems:
+        print(f"vipie: {problem}")
+    card = {**source, "alignment_problems": len(problems), "seed": seed}
+    if backend == "crf":
+        metrics = train_crf(train_examples, dev_examples, out, c1, c2, max_iterations, None, card)
+    else:
+        from pipeline.recognize.transformer import train_transformer
+
+        metrics = train_transformer(train_examples, dev_examples, out, base_model=base_model, epochs=epochs,
+                                    learning_rate=learning_rate, max_length=max_length, stride=stride,
+                                    batch_size=batch_size, seed=seed, device=device, max_steps=max_steps, card=card)
+    if metrics_out:
+        metrics_out.parent.mkdir(parents=True, exist_ok=True)
+        metrics_out.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps({"out": str(out), **metrics}, ensure_ascii=False, indent=2))

@@ -1,0 +1,140 @@
+"""A CRF over syllables (python-crfsuite): the CPU default backend.
+
+Features of a syllable: its form, shape and affixes, its word from the
+underthesea segmentation and its position in that word, the tag the rule
+recognizer gives it (gazetteers and patterns as features), and the same for
+a window of two syllables each side. The model is one crfsuite file.
+"""
+
+from pathlib import Path
+
+import pycrfsuite
+
+from pipeline.training_data import Example
+
+MODEL_FILE = "crf.model"
+WINDOW = 2
+
+
+def shape(token: str) -> str:
+    """A coarse word shape: X for capitals, x for lower case, d for digits, the rest as is, runs collapsed."""
+    out = []
+    for ch in token:
+        kind = "X" if ch.isupper() else "x" if ch.isalpha() else "d" if ch.isdigit() else ch
+        if not out or out[-1] != kind:
+            out.append(kind)
+    return "".join(out)
+
+
+def word_strings(tokens: list[str], word_ids: list[int]) -> list[str]:
+    """For each syllable, its whole word ("_"-joined syllables), lower-cased."""
+    words: dict[int, list[str]] = {}
+    for token, word_id in zip(tokens, word_ids):
+        words.setdefault(word_id, []).append(token.lower())
+    return ["_".join(words[w]) for w in word_ids]
+
+
+def token_features(tokens: list[str], word_ids: list[int], rule_tags: list[str]) -> list[list[str]]:
+    """crfsuite feature strings for each syllable of one sequence."""
+    words = word_strings(tokens, word_ids)
+    first_of_word = [i == 0 or word_ids[i] != word_ids[i - 1] for i in range(len(tokens))]
+    local = []
+    for i, token in enumerate(tokens):
+        lower = token.lower()
+        local.append({
+            "w": lower, "shape": shape(token), "title": str(token[:1].isupper()), "upper": str(token.isupper()),
+            "digit": str(any(c.isdigit() for c in token)), "p2": lower[:2], "s2": lower[-2:], "s3": lower[-3:],
+            "word": words[i], "wpos": "B" if first_of_word[i] else "I", "rule": rule_tags[i],
+        })
+    features = []
+    for i in range(len(tokens)):
+        feats = ["bias"] + [f"{k}={v}" for k, v in local[i].items()]
+        for offset in range(-WINDOW, WINDOW + 1):
+            j = i + offset
+            if offset == 0:
+                continue
+            if 0 <= j < len(tokens):
+                feats += [f"{offset}:w={local[j]['w']}", f"{offset}:shape={local[j]['shape']}",
+                          f"{offset}:rule={local[j]['rule']}", f"{offset}:word={local[j]['word']}"]
+            else:
+                feats.append(f"{offset}:edge")
+        features.append(feats)
+    return features
+
+
+def example_text(example: Example) -> tuple[str, list[int], list[int]]:
+    """A text for the example's tokens and their offsets in it: original spacing when offsets are known
+    (line breaks as spaces), else tokens joined by spaces with none before closing punctuation."""
+    if example.starts:
+        base = example.starts[0]
+        chars = [" "] * (example.ends[-1] - base)
+        for token, start in zip(example.tokens, example.starts):
+            chars[start - base : start - base + len(token)] = token
+        return "".join(chars), [s - base for s in example.starts], [e - base for e in example.ends]
+    text, starts, ends = "", [], []
+    for token in example.tokens:
+        if text and token not in ",.;:)%!?" and not text.endswith("("):
+            text += " "
+        starts.append(len(text))
+        text += token
+        ends.append(len(text))
+    return text, starts, ends
+
+
+def spans_to_tags(starts: list[int], ends: list[int], spans: list[tuple[int, int, str]]) -> list[str]:
+    """IOB2 tags of tokens for character spans; a span not on token edges is left out."""
+    first_at = {s: i for i, s in enumerate(starts)}
+    last_at = {e: i for i, e in enumerate(ends)}
+    tags = ["O"] * len(starts)
+    for start, end, label in spans:
+        if start in first_at and end in last_at:
+            first, last = first_at[start], last_at[end]
+            tags[first : last + 1] = [f"B-{label}"] + [f"I-{label}"] * (last - first)
+    return tags
+
+
+def tags_to_spans(tags: list[str]) -> list[tuple[int, int, str]]:
+    """Token spans `(first, last + 1, label)` from IOB2 tags; an I- without its B- starts a span."""
+    spans = []
+    start, label = None, None
+    for i, tag in enumerate([*tags, "O"]):
+        prefix, _, kind = tag.partition("-")
+        if start is not None and (prefix != "I" or kind != label):
+            spans.append((start, i, label))
+            start, label = None, None
+        if prefix == "B" or (prefix == "I" and start is None):
+            start, label = i, kind
+    return spans
+
+
+class CrfModel:
+    """Train, save, load and apply the syllable CRF."""
+
+    def __init__(self, tagger: pycrfsuite.Tagger | None = None):
+        self.tagger = tagger
+
+    @classmethod
+    def train(cls, sequences: list[tuple[list[list[str]], list[str]]], model_dir: Path, c1: float, c2: float,
+              max_iterations: int) -> "CrfModel":
+        """Fit on (features, tags) sequences with L-BFGS and elastic-net regularisation; writes MODEL_FILE."""
+        trainer = pycrfsuite.Trainer(verbose=False)
+        for features, tags in sequences:
+            trainer.append(features, tags)
+        trainer.set_params({"c1": c1, "c2": c2, "max_iterations": max_iterations,
+                            "feature.possible_transitions": True})
+        model_dir.mkdir(parents=True, exist_ok=True)
+        trainer.train(str(model_dir / MODEL_FILE))
+        return cls.load(model_dir)
+
+    @classmethod
+    def load(cls, model_dir: Path) -> "CrfModel":
+        tagger = pycrfsuite.Tagger()
+        tagger.open(str(model_dir / MODEL_FILE))
+        return cls(tagger)
+
+    def tag(self, features: list[list[str]]) -> tuple[list[str], list[float]]:
+        """The best tag sequence and each tag's marginal probability."""
+        if not features:
+            return [], []
+        tags = self.tagger.tag(features)
+        return tags, [self.tagger.marginal(tag, i) for i, tag in enumerate(tags)]

@@ -1,0 +1,141 @@
+"""Preparing datasets and training NER backends into model folders.
+
+    prepare: gold JSONL + splits.json → a `DatasetDict` on disk (train/dev/test)
+    train:   a DatasetDict or gold/CoNLL files → models/NAME (spaCy config, weights, card.json)
+"""
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from pipeline.errors import InputError
+from pipeline.model import build_pipeline, write_card
+from pipeline.recognize.crf import MODEL_FILE, CrfModel, example_text, spans_to_tags, token_features
+from pipeline.training_data import (
+    Example,
+    examples_from_dataset,
+    read_conll,
+    read_gold_examples,
+    to_dataset_dict,
+)
+
+STRUCTURE_COMPONENTS = ("vipie_layout", "vipie_word_segmenter")
+
+
+def structure_pipeline():
+    """The pipeline that gives paragraphs and word segmentation, without recognizers."""
+    nlp = build_pipeline("rules")
+    for name in list(nlp.pipe_names):
+        if name not in STRUCTURE_COMPONENTS:
+            nlp.remove_pipe(name)
+    return nlp
+
+
+def read_examples(paths: list[Path], label_map: dict[str, str], problems: list[str], structure_nlp=None) -> list[Example]:
+    """Examples from gold JSONL files (.jsonl) and CoNLL files (any other suffix)."""
+    examples = []
+    gold = [p for p in paths if p.suffix == ".jsonl"]
+    if gold:
+        examples.extend(read_gold_examples(structure_nlp or structure_pipeline(), gold, problems))
+    for path in paths:
+        if path.suffix != ".jsonl":
+            examples.extend(read_conll(path, label_map))
+    return examples
+
+
+def split_documents(gold_paths: list[Path], splits: dict[str, list[str]]) -> dict[str, list[dict]]:
+    """Gold documents grouped by the split their id is listed in.
+
+    Raises:
+        InputError: a listed id has no document, or a document is in no split.
+    """
+    docs = {}
+    for path in gold_paths:
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    doc = json.loads(line)
+                    docs[doc["id"]] = doc
+    grouped = {}
+    for split, ids in splits.items():
+        missing = [i for i in ids if i not in docs]
+        if missing:
+            raise InputError(f"splits list ids with no gold document: {', '.join(missing[:5])}")
+        grouped[split] = [docs[i] for i in ids]
+    unassigned = set(docs) - {i for ids in splits.values() for i in ids}
+    if unassigned:
+        raise InputError(f"gold documents in no split: {', '.join(sorted(unassigned)[:5])}; add them to the splits file")
+    return grouped
+
+
+def prepare_dataset(gold_paths: list[Path], splits_path: Path, out_dir: Path) -> dict:
+    """Write a DatasetDict with one split per key of `splits_path`; returns counts and alignment problems."""
+    from pipeline.training_data import doc_examples
+
+    splits = json.loads(splits_path.read_text(encoding="utf-8"))
+    structure_nlp = structure_pipeline()
+    problems: list[str] = []
+    grouped = split_documents(gold_paths, splits)
+    examples = {split: [ex for doc in docs for ex in doc_examples(structure_nlp, doc, problems)]
+                for split, docs in grouped.items()}
+    to_dataset_dict(examples).save_to_disk(str(out_dir))
+    return {"documents": {s: len(d) for s, d in grouped.items()}, "examples": {s: len(e) for s, e in examples.items()},
+            "alignment_problems": problems}
+
+
+def rule_tags(recognizer, example: Example) -> list[str]:
+    """What the rule recognizer tags in an example, as IOB2 tags of its tokens (a CRF feature)."""
+    text, starts, ends = example_text(example)
+    return spans_to_tags(starts, ends, [(c.start, c.end, c.label) for c in recognizer.find(text)])
+
+
+def crf_sequences(recognizer, examples: list[Example]) -> list[tuple[list[list[str]], list[str]]]:
+    return [(token_features(ex.tokens, ex.word_ids, rule_tags(recognizer, ex)), ex.tags) for ex in examples]
+
+
+def tag_scores(gold: list[list[str]], pred: list[list[str]]) -> dict:
+    """seqeval strict IOB2 micro P/R/F1 and per-label F1 of tag sequences."""
+    from seqeval.metrics import classification_report
+    from seqeval.scheme import IOB2
+
+    report = classification_report(gold, pred, mode="strict", scheme=IOB2, output_dict=True, zero_division=0)
+    labels = {k: round(float(v["f1-score"]), 4) for k, v in report.items() if not k.endswith(" avg")}
+    micro = report["micro avg"]
+    return {"precision": round(float(micro["precision"]), 4), "recall": round(float(micro["recall"]), 4),
+            "f1": round(float(micro["f1-score"]), 4), "per_label_f1": labels}
+
+
+def train_crf(train: list[Example], dev: list[Example], out_dir: Path, c1: float, c2: float, max_iterations: int,
+              precedence: dict | None, card: dict) -> dict:
+    """Train the CRF backend into a model folder; returns dev scores of the CRF alone (strict IOB2)."""
+    from pipeline.provinces import default_resolver
+    from pipeline.recognize.rules import RuleRecognizer
+
+    if not train:
+        raise InputError("no training examples; give --train files or a --dataset with a train split")
+    recognizer = RuleRecognizer(default_resolver())
+    with tempfile.TemporaryDirectory() as tmp:
+        model = CrfModel.train(crf_sequences(recognizer, train), Path(tmp), c1, c2, max_iterations)
+        config = {"vipie_crf_recognizer": {"precedence": precedence}} if precedence else None
+        nlp = build_pipeline("crf", config)
+        nlp.get_pipe("vipie_crf_recognizer").use_model_file(Path(tmp) / MODEL_FILE)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        nlp.to_disk(out_dir, exclude=["vocab"])
+    metrics = {}
+    if dev:
+        predicted = [model.tag(features)[0] for features, _ in crf_sequences(recognizer, dev)]
+        metrics["dev_crf_tags"] = tag_scores([ex.tags for ex in dev], predicted)
+    write_card(out_dir, {"backend": "crf", "params": {"c1": c1, "c2": c2, "max_iterations": max_iterations},
+                         "train_examples": len(train), "dev_examples": len(dev), **card, "metrics": metrics})
+    return metrics
+
+
+def load_splits(dataset_dir: Path) -> dict[str, list[Example]]:
+    from datasets import load_from_disk
+
+    if not dataset_dir.is_dir():
+        raise InputError(f"{dataset_dir}: no dataset folder; make one with `vipie prepare`")
+    dataset = load_from_disk(str(dataset_dir))
+    return {split: examples_from_dataset(dataset[split]) for split in dataset}

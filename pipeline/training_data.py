@@ -1,0 +1,178 @@
+"""Training examples for the NER backends, from gold JSONL or CoNLL files, as a Hugging Face `DatasetDict`.
+
+One example per paragraph: its syllable tokens (vipie's tokenizer, whitespace
+dropped), their character offsets in the document, IOB2 tags, and the index
+of the word (underthesea segmentation) each syllable belongs to. Both
+backends read the same features: the CRF per syllable, the transformer per
+syllable or per "_"-joined word, as its base model expects. Gold spans that do
+not align to tokens are reported with their text, never moved or dropped
+silently.
+"""
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.errors import InputError
+from pipeline.labels import LABEL_NAMES
+
+IOB2_TAGS: tuple[str, ...] = ("O", *(f"{prefix}-{label}" for label in LABEL_NAMES for prefix in ("B", "I")))
+
+
+@dataclass
+class Example:
+    id: str
+    tokens: list[str]
+    tags: list[str]
+    word_ids: list[int]
+    starts: list[int] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+
+
+def tag_tokens(starts: list[int], ends: list[int], entities: Iterable[dict], text: str, where: str,
+               problems: list[str]) -> list[str]:
+    """IOB2 tags for tokens at (starts, ends); an entity whose edges fall inside a token is reported."""
+    first_at = {s: i for i, s in enumerate(starts)}
+    last_at = {e: i for i, e in enumerate(ends)}
+    tags = ["O"] * len(starts)
+    for entity in entities:
+        first, last = first_at.get(entity["start"]), last_at.get(entity["end"])
+        if first is None or last is None:
+            problems.append(f"{where}: {entity['label']} {text[entity['start']:entity['end']]!r} at "
+                            f"[{entity['start']}, {entity['end']}) does not align to tokens")
+            continue
+        tags[first] = f"B-{entity['label']}"
+        for i in range(first + 1, last + 1):
+            tags[i] = f"I-{entity['label']}"
+    return tags
+
+
+def paragraph_example(example_id: str, paragraph) -> Example:
+    """An untagged example of a paragraph `Span` of a segmented Doc: syllables, offsets, word ids."""
+    tokens = [t for t in paragraph if not t.is_space]
+    word_ids, previous = [], -1
+    for token in tokens:
+        if token._.word_bio != "I":
+            previous += 1
+        word_ids.append(previous)
+    return Example(example_id, [t.text for t in tokens], ["O"] * len(tokens), word_ids,
+                   [t.idx for t in tokens], [t.idx + len(t.text) for t in tokens])
+
+
+def doc_examples(structure_nlp, doc: dict, problems: list[str]) -> list[Example]:
+    """Paragraph examples of one gold document; `structure_nlp` runs layout and word segmentation only."""
+    from pipeline import process
+
+    spacy_doc = process(structure_nlp, doc["text"], doc.get("meta"))
+    examples = []
+    for n, paragraph in enumerate(spacy_doc.spans.get("paragraphs", [])):
+        example = paragraph_example(f"{doc['id']}#{n}", paragraph)
+        inside = [e for e in doc["entities"] if paragraph.start_char <= e["start"] and e["end"] <= paragraph.end_char]
+        example.tags = tag_tokens(example.starts, example.ends, inside, doc["text"], f"{doc['id']} paragraph {n}",
+                                  problems)
+        examples.append(example)
+    return examples
+
+
+def read_gold_examples(structure_nlp, paths: Iterable[Path], problems: list[str]) -> list[Example]:
+    """Examples from gold JSONL files (CONTRACT.md format); documents with errors are skipped."""
+    examples = []
+    for path in paths:
+        with path.open(encoding="utf-8") as fh:
+            for line_no, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    doc = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from exc
+                if not doc.get("errors"):
+                    examples.extend(doc_examples(structure_nlp, doc, problems))
+    return examples
+
+
+def read_conll(path: Path, label_map: dict[str, str] | None = None) -> list[Example]:
+    """Examples from a CoNLL file: one token per line (first column), its BIO tag last, blank lines between
+    sentences. Tokens may be syllables or "_"-joined words (VLSP 2016, PhoNER_COVID19); a word is split into
+    syllables, the first keeping the word's tag and the rest continuing it. `label_map` renames entity types
+    (e.g. {"PER": "OFFICIAL"}); unmapped types are kept as they are.
+
+    Raises:
+        InputError: the file is missing or a line has no tag.
+    """
+    if not path.is_file():
+        raise InputError(f"{path}: no such CoNLL file")
+    label_map = label_map or {}
+    examples: list[Example] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    word_ids: list[int] = []
+
+    def flush():
+        if tokens:
+            examples.append(Example(f"{path.stem}#{len(examples)}", tokens[:], tags[:], word_ids[:]))
+            tokens.clear(), tags.clear(), word_ids.clear()
+
+    with path.open(encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, 1):
+            columns = line.split()
+            if not columns or line.startswith("-DOCSTART-"):
+                flush()
+                continue
+            if len(columns) < 2:
+                raise InputError(f"{path}:{line_no}: a CoNLL line needs a token and a tag")
+            word, tag = columns[0], columns[-1]
+            prefix, _, label = tag.partition("-")
+            label = label_map.get(label, label)
+            word_id = word_ids[-1] + 1 if word_ids else 0
+            for i, syllable in enumerate(word.split("_")):
+                tokens.append(syllable)
+                word_ids.append(word_id)
+                if prefix == "O" or not label:
+                    tags.append("O")
+                else:
+                    tags.append(f"{prefix if i == 0 else 'I'}-{label}")
+    flush()
+    return examples
+
+
+def tag_names(examples: Iterable[Example]) -> list[str]:
+    """The IOB2 tag set: vipie's labels plus any other type the examples use (a public CoNLL set's)."""
+    extra = sorted({t for ex in examples for t in ex.tags} - set(IOB2_TAGS))
+    return [*IOB2_TAGS, *extra]
+
+
+def to_dataset_dict(splits: dict[str, list[Example]]):
+    """A `datasets.DatasetDict` with the same features for every split and backend."""
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, Sequence, Value
+
+    names = tag_names(ex for examples in splits.values() for ex in examples)
+    features = Features({
+        "id": Value("string"), "tokens": Sequence(Value("string")), "ner_tags": Sequence(ClassLabel(names=names)),
+        "word_ids": Sequence(Value("int32")), "starts": Sequence(Value("int32")), "ends": Sequence(Value("int32")),
+    })
+    return DatasetDict({
+        split: Dataset.from_dict({
+            "id": [ex.id for ex in examples], "tokens": [ex.tokens for ex in examples],
+            "ner_tags": [[names.index(t) for t in ex.tags] for ex in examples],
+            "word_ids": [ex.word_ids for ex in examples], "starts": [ex.starts for ex in examples],
+            "ends": [ex.ends for ex in examples],
+        }, features=features)
+        for split, examples in splits.items()
+    })
+
+
+def examples_from_dataset(dataset) -> list[Example]:
+    names = dataset.features["ner_tags"].feature.names
+    return [Example(row["id"], row["tokens"], [names[t] for t in row["ner_tags"]], row["word_ids"], row["starts"],
+                    row["ends"]) for row in dataset]
+
+
+def data_hash(paths: Iterable[Path]) -> str:
+    """A short content hash of training files, recorded in model cards."""
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
