@@ -141,10 +141,14 @@ class RuleEntityRecognizer:
 
 
 class CrfEntityRecognizer:
-    """Tags paragraphs with the CRF (rule tags as features) and merges its spans with the rules' spans."""
+    """Tags paragraphs with the CRF (rule tags as features) and merges its spans with the rules' spans.
 
-    def __init__(self, precedence: dict[str, list[str]]):
+    A CRF span whose mean marginal probability is below `min_score` is not a candidate.
+    """
+
+    def __init__(self, precedence: dict[str, list[str]], min_score: float):
         self.precedence = precedence
+        self.min_score = min_score
         self.model: CrfModel | None = None
         self.model_path: Path | None = None
 
@@ -161,7 +165,8 @@ class CrfEntityRecognizer:
             tags, marginals = self.model.tag(token_features(example.tokens, example.word_ids, rule_tags))
             for first, last, label in tags_to_spans(tags):
                 score = sum(marginals[first:last]) / (last - first)
-                candidates.append(SourcedSpan(example.starts[first], example.ends[last - 1], label, score, "crf"))
+                if score >= self.min_score:
+                    candidates.append(SourcedSpan(example.starts[first], example.ends[last - 1], label, score, "crf"))
         ents = []
         for chosen in merge_spans(candidates, self.precedence):
             span = doc.char_span(chosen.start, chosen.end, label=chosen.label, alignment_mode="strict")
@@ -226,9 +231,9 @@ def make_rule_recognizer(nlp: Language, name: str) -> RuleEntityRecognizer:
 
 
 @Language.factory("vipie_crf_recognizer", assigns=["doc.ents"], requires=["doc.spans"],
-                  default_config={"precedence": DEFAULT_PRECEDENCE})
-def make_crf_recognizer(nlp: Language, name: str, precedence: dict) -> CrfEntityRecognizer:
-    return CrfEntityRecognizer(precedence)
+                  default_config={"precedence": DEFAULT_PRECEDENCE, "min_score": 0.0})
+def make_crf_recognizer(nlp: Language, name: str, precedence: dict, min_score: float) -> CrfEntityRecognizer:
+    return CrfEntityRecognizer(precedence, min_score)
 
 
 @Language.factory("vipie_transformer_recognizer", assigns=["doc.ents"], requires=["doc.spans"],

@@ -71,8 +71,11 @@ def split_documents(gold_paths: list[Path], splits: dict[str, list[str]]) -> dic
 
 def prepare_dataset(gold_paths: list[Path], splits_path: Path, out_dir: Path) -> dict:
     """Write a DatasetDict with one split per key of `splits_path`; returns counts and alignment problems."""
+    from datasets.utils.logging import disable_progress_bar
+
     from pipeline.training_data import doc_examples
 
+    disable_progress_bar()
     splits = json.loads(splits_path.read_text(encoding="utf-8"))
     structure_nlp = structure_pipeline()
     problems: list[str] = []

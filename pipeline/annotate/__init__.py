@@ -7,7 +7,7 @@
     server.py   start and drive a local Label Studio server over REST (tests, scripts/label_studio.py)
 
 Nothing here imports Label Studio: it runs in its own virtual environment
-(`make .venv-ls`), because its pins clash with ours, and is reached over HTTP.
+(`make label-studio`), because its pins clash with ours, and is reached over HTTP.
 """
 
 from pipeline.errors import VipieError

@@ -1,7 +1,7 @@
 """A local Label Studio server, started from its own virtual environment and driven over REST.
 
 Label Studio's pins (Django, its SDK) clash with ours, so it lives in `.venv-ls`
-(`make .venv-ls`) and is never imported: this module starts its executable on
+(`make label-studio`) and is never imported: this module starts its executable on
 127.0.0.1 with an sqlite store in a data folder and a fixed API token, waits for
 it, and speaks to it with the standard library's HTTP client. Only 127.0.0.1 is
 ever contacted; proxies from the environment are ignored, and Label Studio's own
@@ -126,7 +126,7 @@ def start_label_studio(executable: Path, data_dir: Path, username: str, password
         LabelStudioError: the executable is missing, the process exits, or it is not ready in `timeout` s.
     """
     if not Path(executable).is_file():
-        raise LabelStudioError(f"{executable}: no Label Studio executable; run `make .venv-ls` first")
+        raise LabelStudioError(f"{executable}: no Label Studio executable; run `make label-studio` first")
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     log = data_dir / "label-studio.log"

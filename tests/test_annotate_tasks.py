@@ -1,0 +1,146 @@
+"""`vipie annotate export`: tasks with predictions that annotators correct, and that read back as the pipeline's output."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.annotate import AnnotationError
+from pipeline.annotate.gold import GOLD_FACT_KEYS, gold_from_export
+from pipeline.annotate.tasks import model_version, task_from_record, write_tasks
+from pipeline.document import read_txt
+from pipeline.errors import OutputError
+from pipeline.extract import process_document
+from pipeline.provinces import default_resolver
+from tests.annotate_helpers import TEXT, at
+from tests.conftest import SEEDS
+
+VIPIE = str(Path(sys.executable).parent / "vipie")
+
+
+def entity(fragment: str, label: str, score: float = 0.9) -> dict:
+    start, end = at(fragment)
+    return {"start": start, "end": end, "label": label, "text": fragment, "score": score, "source": "rule"}
+
+
+def fact(fragment: str, province_span=None, year_span=None, **attributes) -> dict:
+    start, end = at(fragment)
+    base = {"metric": {"start": start, "end": end, "text": fragment}, "value": None, "value_max": None, "unit": None,
+            "qualifier": None, "indicator": None, "province": None, "province_2025": None, "year": None,
+            "status": None, "score": 0.5, "province_span": province_span, "year_span": year_span}
+    return {**base, **attributes}
+
+
+def span(fragment: str) -> dict:
+    start, end = at(fragment)
+    return {"start": start, "end": end}
+
+
+RECORD = {
+    "id": "lao-cai-2020", "text": TEXT, "meta": {"province": "Lào Cai", "title": "inferred"}, "errors": [],
+    "entities": [entity("UBND tỉnh Lào Cai", "AGENCY"), entity("Năm 2020", "DATE"),
+                 entity("trên 888.000", "METRIC"), entity("70,6%", "METRIC")],
+    "facts": [
+        fact("trên 888.000", span("UBND tỉnh Lào Cai"), span("Năm 2020"), value=888000.0, qualifier="gt",
+             indicator="văn bản điện tử", province="Lào Cai", province_2025="Lào Cai", year=2020, status="achieved"),
+        # national, and a year from the publication date: no span fixes them, so they are fields
+        fact("70,6%", None, None, value=70.6, unit="%", indicator="hồ sơ", province="Việt Nam",
+             province_2025="Việt Nam", year=2021),
+    ],
+}
+
+
+def by_region(result: list[dict]) -> dict:
+    regions = {}
+    for item in result:
+        if item["type"] != "relation":
+            regions.setdefault(item["id"], {})[item["from_name"]] = item
+    return regions
+
+
+def test_task_keeps_document_id_text_and_given_meta():
+    task = task_from_record(RECORD, {"province": "Lào Cai"}, "vipie-test")
+    assert task["data"] == {"doc_id": "lao-cai-2020", "text": TEXT, "meta": {"province": "Lào Cai"}}
+    prediction = task["predictions"][0]
+    assert prediction["model_version"] == "vipie-test" and prediction["score"] == 0.9
+
+
+def test_task_entities_are_regions_with_offsets_text_and_score():
+    result = task_from_record(RECORD, {}, "v")["predictions"][0]["result"]
+    spans = [item["value"] for item in result if item.get("from_name") == "label"]
+    assert [(v["start"], v["end"], v["text"], v["labels"]) for v in spans] == [
+        (*at(e["text"]), e["text"], [e["label"]]) for e in sorted(RECORD["entities"], key=lambda e: e["start"])]
+    assert all(item["score"] == 0.9 for item in result if item.get("from_name") == "label")
+
+
+def test_task_facts_are_fields_and_relations_on_their_metric():
+    result = task_from_record(RECORD, {}, "v")["predictions"][0]["result"]
+    regions = by_region(result)
+    ids = {regions[rid]["label"]["value"]["text"]: rid for rid in regions}
+    first, second = regions[ids["trên 888.000"]], regions[ids["70,6%"]]
+    assert set(first) == {"label", "value", "qualifier", "indicator", "status"}  # nulls stay empty
+    assert first["value"]["value"]["number"] == 888000.0 and first["qualifier"]["value"]["choices"] == ["gt"]
+    assert first["indicator"]["value"] == {"start": 31, "end": 43, "text": ["văn bản điện tử"]}
+    assert set(second) == {"label", "value", "unit", "indicator", "province", "year"}
+    assert second["province"]["value"]["choices"] == ["Việt Nam"] and second["year"]["value"]["number"] == 2021
+    relations = [(r["from_id"], r["to_id"], r["labels"]) for r in result if r["type"] == "relation"]
+    assert relations == [(ids["trên 888.000"], ids["UBND tỉnh Lào Cai"], ["province"]),
+                         (ids["trên 888.000"], ids["Năm 2020"], ["year"])]
+
+
+def test_task_span_that_is_no_entity_becomes_a_field():
+    record = {**RECORD, "facts": [fact("trên 888.000", span("tỉnh Lào Cai"), None, value=1.0, indicator="x",
+                                       province="Lào Cai", province_2025="Lào Cai")] + RECORD["facts"][1:]}
+    result = task_from_record(record, {}, "v")["predictions"][0]["result"]
+    metric = next(rid for rid, fields in by_region(result).items() if fields["label"]["value"]["text"] == "trên 888.000")
+    assert by_region(result)[metric]["province"]["value"]["choices"] == ["Lào Cai"]
+    assert not [r for r in result if r["type"] == "relation"]
+
+
+def test_task_fact_without_metric_entity_is_an_error():
+    record = {**RECORD, "entities": RECORD["entities"][:3]}
+    with pytest.raises(AnnotationError, match=r"doc lao-cai-2020: fact at \[73:78\] '70,6%' has no METRIC entity"):
+        task_from_record(record, {}, "v")
+
+
+def test_write_tasks_needs_a_json_path(tmp_path):
+    with pytest.raises(OutputError, match="ending in .json"):
+        write_tasks([], tmp_path / "tasks.jsonl")
+    out = tmp_path / "tasks.json"
+    assert write_tasks(iter([{"data": {"text": "a"}}, {"data": {"text": "b"}}]), out) == 2
+    assert json.loads(out.read_text(encoding="utf-8")) == [{"data": {"text": "a"}}, {"data": {"text": "b"}}]
+    assert write_tasks([], out) == 0 and json.loads(out.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize("seed", sorted(p.name for p in SEEDS.glob("*.txt")))
+def test_predictions_accepted_as_annotation_give_back_the_pipeline_output(nlp, seed):
+    """Export then import, with the prediction submitted unchanged, is the identity on the seeds."""
+    document = read_txt(SEEDS / seed, 1_000_000)
+    record = process_document(nlp, document)
+    task = task_from_record(record, document.meta, model_version(nlp))
+    exported = {"id": 1, "data": task["data"], "predictions": [1],
+                "annotations": [{"id": 1, "completed_by": 1, "was_cancelled": False,
+                                 "result": task["predictions"][0]["result"]}]}
+    [gold] = gold_from_export([exported], default_resolver())
+    assert gold["entities"] == [{k: e[k] for k in ("start", "end", "label", "text")} for e in record["entities"]]
+    assert gold["facts"] == [{k: f[k] for k in GOLD_FACT_KEYS} for f in record["facts"]]
+    assert (gold["id"], gold["text"], gold["meta"], gold["errors"]) == (record["id"], record["text"], {}, [])
+
+
+@pytest.mark.slow
+def test_cli_export_writes_tasks_and_reports_rejected_documents(tmp_path):
+    (tmp_path / "empty.txt").write_text("", encoding="utf-8")
+    seed = sorted(SEEDS.glob("*.txt"))[0]
+    out = tmp_path / "tasks.json"
+    result = subprocess.run([VIPIE, "annotate", "export", str(seed), str(tmp_path / "empty.txt"), "--out", str(out)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    tasks = json.loads(out.read_text(encoding="utf-8"))
+    assert [t["data"]["doc_id"] for t in tasks] == [seed.stem]
+    assert tasks[0]["predictions"][0]["model_version"].startswith("vipie-")
+    assert "rejected empty (no task written): empty document" in result.stderr and "wrote 1 tasks" in result.stderr
+    bad = subprocess.run([VIPIE, "annotate", "export", str(seed), "--out", str(tmp_path / "tasks.csv")],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "ending in .json" in bad.stderr
