@@ -20,6 +20,7 @@ from spacy.tokens import Doc, Span, Token
 
 from pipeline.errors import ModelError
 from pipeline.facts.link import EntitySpan, FactLinker, LinkContext
+from pipeline.facts.officials import link_officials
 from pipeline.layout import analyse_layout, load_boilerplate
 from pipeline.provinces import default_resolver
 from pipeline.recognize.crf import MODEL_FILE, CrfModel, spans_to_tags, tags_to_spans, token_features
@@ -39,7 +40,8 @@ DEFAULT_PRECEDENCE = {
 
 def register_extensions() -> None:
     """Declare the custom attributes vipie sets (idempotent)."""
-    for name, default in (("meta", None), ("warnings", None), ("facts", None), ("wraps", None), ("province", None)):
+    for name, default in (("meta", None), ("warnings", None), ("facts", None), ("wraps", None), ("province", None),
+                          ("officials", None)):
         if not Doc.has_extension(name):
             Doc.set_extension(name, default=default)
     for name in ("word_index", "word_bio"):
@@ -212,6 +214,7 @@ class FactLinkerComponent:
         )
         doc._.facts = self.linker.link_facts(doc.text, entities, context)
         doc._.province = self.linker.own_province(doc.text, entities, context).value
+        doc._.officials = link_officials(doc.text, entities, self.linker.province_of_entity, doc._.province)
         return doc
 
 
@@ -246,6 +249,7 @@ def make_transformer_recognizer(nlp: Language, name: str, precedence: dict, devi
     return TransformerEntityRecognizer(precedence, device, batch_size)
 
 
-@Language.factory("vipie_fact_linker", assigns=["doc._.facts", "doc._.province"], requires=["doc.ents"])
+@Language.factory("vipie_fact_linker", assigns=["doc._.facts", "doc._.province", "doc._.officials"],
+                  requires=["doc.ents"])
 def make_fact_linker(nlp: Language, name: str) -> FactLinkerComponent:
     return FactLinkerComponent()

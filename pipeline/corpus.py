@@ -1,4 +1,7 @@
-"""Writers and readers for extraction output: JSONL (the contract) and the structured corpus.
+"""Writers for extraction output: JSONL (the contract) and the structured corpus.
+
+The corpus has the contract's three tables plus `officials` (one row per named
+person: roles as the text states them, and their province).
 
 A sink takes output records (CONTRACT.md) one at a time. JSONL appends lines;
 DuckDB inserts rows in batches, each batch in one transaction, so an
@@ -32,6 +35,10 @@ TABLES: dict[str, list[tuple[str, pa.DataType]]] = {
         ("province_2025", pa.string()), ("year", pa.int32()), ("status", pa.string()), ("score", pa.float64()),
         ("sentence", pa.string()),
     ],
+    "officials": [
+        ("doc_id", pa.string()), ("name", pa.string()), ("start", pa.int32()), ("end", pa.int32()),
+        ("roles", pa.list_(pa.string())), ("province", pa.string()),
+    ],
 }
 SQL_TYPES = {pa.string(): "VARCHAR", pa.int32(): "INTEGER", pa.float64(): "DOUBLE", pa.list_(pa.string()): "VARCHAR[]"}
 BATCH_DOCUMENTS = 200
@@ -59,6 +66,10 @@ def table_rows(record: dict) -> dict[str, list[dict]]:
                                          "province_2025", "year", "status", "score", "sentence")},
             }
             for f in record["facts"]
+        ],
+        "officials": [
+            {"doc_id": doc_id, **{k: o.get(k) for k in ("name", "start", "end", "roles", "province")}}
+            for o in record.get("officials", [])
         ],
     }
 

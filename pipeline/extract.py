@@ -54,6 +54,7 @@ def to_record(document: Document, doc) -> dict:
         for e in doc.ents
     ]
     record["facts"] = doc._.facts or []
+    record["officials"] = doc._.officials or []
     record["syllables"] = sum(1 for t in doc if not (t.is_space or t.is_punct))
     if doc._.warnings:
         record["warnings"] = doc._.warnings

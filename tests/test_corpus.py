@@ -14,7 +14,7 @@ def write_inputs(tmp_path, n=3):
     return path
 
 
-def test_duckdb_and_parquet_hold_the_three_tables(nlp, tmp_path):
+def test_duckdb_and_parquet_hold_the_contract_tables_and_officials(nlp, tmp_path):
     inputs = write_inputs(tmp_path)
     db, folder = tmp_path / "c.duckdb", tmp_path / "c.parquet"
     stats = run_extraction(nlp, [inputs], [db, folder])
@@ -24,7 +24,8 @@ def test_duckdb_and_parquet_hold_the_three_tables(nlp, tmp_path):
     assert con.execute("SELECT n_facts FROM documents ORDER BY id").fetchall() == [(1,), (1,), (1,)]
     assert con.execute("SELECT label FROM entities WHERE text = '100'").fetchall() == [("METRIC",)]
     assert con.execute("SELECT n_facts FROM facts_by_province_year").fetchall() == [(3,)]
-    assert sorted(p.name for p in folder.iterdir()) == ["documents.parquet", "entities.parquet", "facts.parquet"]
+    assert sorted(p.name for p in folder.iterdir()) == ["documents.parquet", "entities.parquet", "facts.parquet",
+                                                      "officials.parquet"]
     facts = pq.read_table(folder / "facts.parquet").to_pylist()
     assert [f["value"] for f in facts] == [100.0, 101.0, 102.0]
     assert all(f["sentence"].startswith("Năm 2022") for f in facts)

@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.cli import app
+from pipeline.corpus import TABLES
 from pipeline.errors import InputError
 
 
@@ -17,9 +18,9 @@ def corpus_summary(corpus: Path, top: int = 10) -> dict:
     con = duckdb.connect()
     if corpus.suffix == ".duckdb" and corpus.is_file():
         con.execute(f"ATTACH '{corpus}' AS corpus (READ_ONLY)")
-        source = {t: f"corpus.{t}" for t in ("documents", "entities", "facts")}
+        source = {t: f"corpus.{t}" for t in TABLES}
     elif corpus.suffix == ".parquet" and corpus.is_dir():
-        source = {t: f"read_parquet('{corpus / t}.parquet')" for t in ("documents", "entities", "facts")}
+        source = {t: f"read_parquet('{corpus / t}.parquet')" for t in TABLES}
     else:
         raise InputError(f"{corpus}: not a .duckdb file or a .parquet folder written by `vipie extract`")
     fetch = lambda sql: con.execute(sql).fetchall()  # noqa: E731
@@ -27,6 +28,8 @@ def corpus_summary(corpus: Path, top: int = 10) -> dict:
         "documents": fetch(f"SELECT count(*), count(*) FILTER (WHERE len(errors) > 0) FROM {source['documents']}")[0],
         "entities": fetch(f"SELECT label, count(*) FROM {source['entities']} GROUP BY ALL ORDER BY 2 DESC"),
         "by_province_year": fetch(f"SELECT province, year, count(*) FROM {source['facts']} GROUP BY ALL ORDER BY ALL"),
+        "officials": fetch(f"SELECT name, array_to_string(arg_max(roles, len(roles)), '; '), "
+                           f"any_value(province) FROM {source['officials']} GROUP BY name ORDER BY name"),
         "indicators": fetch(f"SELECT indicator, count(*) FROM {source['facts']} WHERE indicator IS NOT NULL "
                             f"GROUP BY ALL ORDER BY 2 DESC, 1 LIMIT {top}"),
     }
@@ -46,6 +49,7 @@ def stats(
     for title, columns, rows in (
         ("facts by province and year", ("province", "year", "facts"), summary["by_province_year"]),
         (f"top {top} indicators", ("indicator", "facts"), summary["indicators"]),
+        ("officials", ("name", "roles", "province"), summary["officials"]),
     ):
         table = Table(title=title)
         for column in columns:
