@@ -143,6 +143,34 @@ def error_confusion(pairs: list[tuple[dict, dict]]) -> dict:
     return {"kinds": dict(kinds), "label_confusions": dict(labels.most_common())}
 
 
+def confusion_rows(pairs: list[tuple[dict, dict]]) -> list[dict]:
+    """(actual, predicted) label pairs for a confusion plot: a gold span against the predicted span that covers it
+    best ("O" when none), and every predicted span that overlaps no gold span against "O"."""
+    rows = []
+    for gold, pred in pairs:
+        for g in gold["entities"]:
+            overlapping = [p for p in pred["entities"] if p["start"] < g["end"] and g["start"] < p["end"]]
+            best = max(overlapping, key=lambda p: min(p["end"], g["end"]) - max(p["start"], g["start"]), default=None)
+            rows.append({"actual": g["label"], "predicted": best["label"] if best else "O"})
+        for p in pred["entities"]:
+            if not any(g["start"] < p["end"] and p["start"] < g["end"] for g in gold["entities"]):
+                rows.append({"actual": "O", "predicted": p["label"]})
+    return rows
+
+
+def select_split(docs: list[dict], splits_path: Path, split: str) -> list[dict]:
+    """The documents listed under `split` in a splits file.
+
+    Raises:
+        InputError: the split is not in the file.
+    """
+    splits = json.loads(splits_path.read_text(encoding="utf-8"))
+    if split not in splits:
+        raise InputError(f"{splits_path}: no split {split!r}; it has {', '.join(splits)}")
+    wanted = set(splits[split])
+    return [doc for doc in docs if doc["id"] in wanted]
+
+
 def same_value(a, b) -> bool:
     if a is None or b is None:
         return a is b
@@ -201,7 +229,7 @@ def evaluate(gold: list[dict], pred: list[dict]) -> dict:
     """Entity scores, error confusion and fact scores of `pred` against `gold`."""
     pairs = pair_documents(gold, pred)
     return {"documents": len(pairs), "entities": entity_scores(pairs), "errors": error_confusion(pairs),
-            "facts": fact_scores(pairs)}
+            "facts": fact_scores(pairs), "confusion": confusion_rows(pairs)}
 
 
 def predict_with_gold_entities(nlp, gold: dict):

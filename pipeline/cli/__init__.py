@@ -15,7 +15,7 @@ app = typer.Typer(help="vipie: information extraction from Vietnamese provincial
 
 
 def main() -> None:
-    from pipeline.cli import annotate, evaluate, extract, stats, train  # noqa: F401  (registers the commands)
+    from pipeline.cli import annotate, evaluate, extract, model, stats, train  # noqa: F401  (registers the commands)
 
     try:
         app()

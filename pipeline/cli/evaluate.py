@@ -33,22 +33,45 @@ def evaluate(
     pred: Path | None = typer.Option(None, "--pred", help="Predicted documents (JSONL) to score."),
     model: Path | None = typer.Option(None, "--model", help="Score this model folder (default: the shipped one)."),
     oracle: bool = typer.Option(False, "--oracle", help="Link gold entity spans: fact linking errors without NER errors."),
-    json_out: Path | None = typer.Option(None, "--json", help="Write the full report as JSON here."),
+    splits: Path | None = typer.Option(None, "--splits", help="A splits file; with --split, score only that split."),
+    split: str | None = typer.Option(None, "--split", help="The split of --splits to score (e.g. dev, test)."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the summary report as JSON here (DVC metrics)."),
+    plots: Path | None = typer.Option(None, "--plots", help="Write per_label.json and confusion.json here (DVC plots)."),
 ) -> None:
     """Score entities (seqeval strict IOB2) and facts against gold."""
-    from pipeline.evaluate import evaluate as run_evaluation
-    from pipeline.evaluate import read_gold
-
     if pred and (model or oracle):
         raise InputError("give either --pred or --model/--oracle, not both")
+    if bool(splits) != bool(split):
+        raise InputError("give --splits and --split together")
+    report = evaluate_model(gold, pred, model, oracle, splits, split)
+    confusion = report.pop("confusion")
+    if json_out:
+        write_json(json_out, report)
+    if plots:
+        rows = [{"label": label, **scores} for label, scores in report["entities"]["per_label"].items()]
+        write_json(plots / "per_label.json", rows)
+        write_json(plots / "confusion.json", confusion)
+    print_report(report)
+
+
+def evaluate_model(gold: Path, pred: Path | None, model: Path | None, oracle: bool, splits: Path | None,
+                   split: str | None) -> dict:
+    """The evaluation report of predictions (or of a model's predictions) against gold documents."""
+    from pipeline.evaluate import evaluate as run_evaluation
+    from pipeline.evaluate import read_gold, select_split
+
     gold_docs = read_gold(gold)
+    if splits:
+        gold_docs = select_split(gold_docs, splits, split)
     pred_docs = read_gold(pred) if pred else predict(model, gold_docs, oracle)
     report = run_evaluation(gold_docs, pred_docs)
     report["mode"] = "oracle" if oracle else "end-to-end"
-    if json_out:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    print_report(report)
+    return report
+
+
+def write_json(path: Path, data) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
 def print_report(report: dict) -> None:
