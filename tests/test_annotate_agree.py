@@ -2,6 +2,7 @@
 
 import copy
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -105,7 +106,7 @@ def test_cli_agree_between_two_annotators_of_one_export_as_a_table(tmp_path):
     export.write_text(json.dumps([task([annotation(), second])], ensure_ascii=False), encoding="utf-8")
     result = subprocess.run([VIPIE, "annotate", "agree", str(export), str(export), "--annotator-a", "1",
                              "--annotator-b", "2"], capture_output=True, text=True, timeout=120,
-                            env={"COLUMNS": "120", "PATH": ""})
+                            env={**os.environ, "COLUMNS": "120"})
     assert result.returncode == 0, result.stderr
     assert "1 documents in both" in result.stdout
     date_row = next(line for line in result.stdout.splitlines() if "DATE" in line)

@@ -73,8 +73,10 @@ class TaskContext:
         if span is not None:
             start, end = span
             shown = self.text[start:end] if 0 <= start < end <= len(self.text) else ""
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
             where += f": span [{start}:{end}]" + (f" {shown!r}" if shown else "")
-        self.problems.append(f"{where}: {what}")
+        # One line per problem, whatever the annotator typed.
+        self.problems.append(f"{where}: {what}".replace("\r", "\\r").replace("\n", "\\n"))
 
 
 def read_export(path: Path) -> list[dict]:
@@ -405,6 +407,9 @@ def gold_document(task: dict, source: str, resolver: ProvinceResolver, problems:
     if not isinstance(result, list):
         ctx.report("annotation result is not a list")
         return None
+    for index, item in enumerate(result):
+        if not isinstance(item, dict):
+            ctx.report(f"result item {index} is not an object ({item!r}); re-export the project as JSON")
     regions = read_regions(result, ctx, labels)
     ids = {item.get("id") for item in result if isinstance(item, dict) and item.get("from_name") == LABELS_CONTROL}
     check_overlaps(regions.values(), ctx)

@@ -168,6 +168,25 @@ def find_project(server: LabelStudio, title: str) -> int | None:
     return next((p["id"] for p in projects if p.get("title") == title), None)
 
 
+def ensure_project(server: LabelStudio, title: str, label_config: str) -> int:
+    """The id of the project called `title`, created or updated to `label_config`.
+
+    Raises:
+        LabelStudioError: Label Studio refuses the new config (it conflicts with existing annotations).
+    """
+    project = find_project(server, title)
+    if project is None:
+        return create_project(server, title, label_config)
+    server.api("PATCH", f"/api/projects/{project}", {"label_config": label_config})
+    return project
+
+
+def port_in_use(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:`port` (Label Studio would silently take the next port)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex((HOST, port)) == 0
+
+
 def import_tasks(server: LabelStudio, project: int, tasks: list[dict]) -> int:
     """Import `tasks` (with their predictions) into `project`; returns how many tasks were created.
 

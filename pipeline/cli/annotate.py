@@ -122,7 +122,8 @@ def print_agreement(result: dict, console: Console) -> None:
                       f"{percent(overlap['precision'])} / {percent(overlap['recall'])}")
     console.print(table)
     facts = result["facts"]
-    table = Table(title=f"facts: agreement on the {facts['matched_metrics']} METRICs with the same span, in %")
+    console.print(f"facts: on the {facts['matched_metrics']} METRICs with the same span in A and B")
+    table = Table(title="attributes that agree, in %")
     table.add_column("attribute")
     table.add_column("agree", justify="right")
     for name, accuracy in facts["accuracy"].items():
