@@ -18,15 +18,23 @@ NATIONAL_MARKERS = ("cả nước", "toàn quốc")
 # Words that refer to the document's own province (ANNOTATION_GUIDELINES.md).
 SELF_MARKERS = ("tỉnh ta", "của tỉnh", "trên địa bàn tỉnh", "toàn tỉnh")
 # Words that open a comparison: what follows is about another subject or a baseline.
-COMPARISON_MARKERS = regex.compile(r"(?:,\s*)?\b(?:trong khi|so với|còn ở|cao hơn|thấp hơn)\b", regex.IGNORECASE)
+COMPARISON_MARKERS = regex.compile(
+    r"(?:,\s*)?\b(?:trong khi|so với|còn ở|cao hơn|thấp hơn|nơi|dẫn đầu|đứng đầu|thuộc nhóm|cách làm của|"
+    r"kinh nghiệm của)\b", regex.IGNORECASE)
+# A figure that counts provinces is about the country ("63/63 tỉnh, thành phố", "19/63 địa phương").
+PROVINCE_COUNT = regex.compile(r"^\s*(?:tỉnh,?\s*thành(?:\s*phố)?|tỉnh/thành(?:\s*phố)?|địa phương)\b", regex.IGNORECASE)
+# Bodies whose own figures are national when the text gives no province of its own.
+NATIONAL_BODY = regex.compile(r"^(?:Bộ|Chính phủ|Văn phòng Chính phủ|Thủ tướng|Quốc hội|Cục|Tổng cục)\b")
 NOW_MARKERS = ("đến nay", "hiện nay", "năm nay")
 BASELINE_MARKER = "so với"
 TARGET_MARKERS = ("phấn đấu", "mục tiêu", "chỉ tiêu", "kế hoạch", "đặt ra", "phải", "cần", "sẽ", "hướng tới",
-                  "thời gian tới")
+                  "thời gian tới", "dự kiến", "yêu cầu", "đến năm", "đến hết năm")
+# Cues of a reported result; a target cue before one of these no longer frames what follows.
+RESULT_MARKERS = ("đã", "hiện nay", "đến nay", "mới đạt", "chỉ đạt", "kết quả", "tiếp nhận", "ghi nhận")
 # After the figure, words of obligation make it a target ("100% máy chủ ... phải được giám sát").
 OBLIGATION_MARKERS = ("phải", "cần", "sẽ")
 # Words that leave it open whether the figure was reached.
-HEDGE_MARKERS = ("nếu", "có thể", "dự báo", "ước tính", "dự kiến")
+HEDGE_MARKERS = ("nếu", "dự báo", "ước tính")
 # Words that end an indicator phrase after the number (verbs and linkers of the clause).
 INDICATOR_STOPS = frozenset(
     "đã đang sẽ được là bằng đạt còn trong đó với của cho từ đến qua theo tại trên và nhưng để thì vào chưa hoàn".split()
@@ -73,6 +81,16 @@ def enclosing(spans: list[tuple[int, int]], pos: int) -> tuple[int, int] | None:
         if start <= pos < end:
             return (start, end)
     return None
+
+
+def comparison_segments(text: str, sentences: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Parts of sentences that open with a comparison and run to the next one or the sentence end."""
+    segments = []
+    for start, end in sentences:
+        markers = list(COMPARISON_MARKERS.finditer(text, start, end))
+        for marker, following in zip(markers, [*markers[1:], None]):
+            segments.append((marker.start(), following.start() if following else end))
+    return segments
 
 
 def clause_of(text: str, sentence: tuple[int, int], pos: int) -> tuple[int, int]:
@@ -126,7 +144,7 @@ class FactLinker:
                     "province": province.value,
                     "province_2025": NATIONAL if province.value == NATIONAL else self.provinces.after_merger(province.value),
                     "year": year.value,
-                    "status": status_of(text, metric, clause),
+                    "status": status_of(text, metric, clause, sentence, entities),
                     "evidence": {"province": province.evidence, "year": year.evidence},
                     "province_span": as_span(province.span),
                     "year_span": as_span(year.span),
@@ -145,34 +163,51 @@ class FactLinker:
             return self.provinces.resolve(match.group()) if match else None
         return None
 
-    def provinces_in(self, entities, region: tuple[int, int], anchor: int, evidence: str | None = None) -> list[Resolved]:
-        """Provinces named in `region`, nearest before `anchor` first, then those after it."""
+    def provinces_in(self, entities, region: tuple[int, int], anchor: int, evidence: str | None = None,
+                     fenced: list[tuple[int, int]] = ()) -> list[Resolved]:
+        """Provinces named in `region`, nearest before `anchor` first, then those after it; a name inside a
+        `fenced` segment (a comparison) counts only for a figure in that same segment."""
         found = []
+        own_fence = [f for f in fenced if f[0] <= anchor < f[1]]
         for entity in entities:
-            if region[0] <= entity.start and entity.end <= region[1]:
-                province = self.province_of_entity(entity)
-                if province:
-                    how = evidence or ("agency" if entity.label == "AGENCY" else "sentence")
-                    found.append((entity.start, Resolved(province, how, (entity.start, entity.end))))
+            if not (region[0] <= entity.start and entity.end <= region[1]):
+                continue
+            if any(f[0] <= entity.start < f[1] for f in fenced) and not any(f[0] <= entity.start < f[1] for f in own_fence):
+                continue
+            province = self.province_of_entity(entity)
+            if province:
+                how = evidence or ("agency" if entity.label == "AGENCY" else "sentence")
+                found.append((entity.start, Resolved(province, how, (entity.start, entity.end))))
         before = sorted((f for f in found if f[0] < anchor), key=lambda f: -f[0])
         after = sorted((f for f in found if f[0] >= anchor), key=lambda f: f[0])
         return [resolved for _, resolved in before + after]
 
     def resolve_province(self, text, entities, metric, clause, sentence, paragraph, context) -> Resolved:
         """Clause, sentence, paragraph, title, metadata, in that order; `Resolved()` when nothing says."""
+        fenced = comparison_segments(text, context.sentences)
+        clause_text = text[clause[0] : clause[1]].lower()
+        if PROVINCE_COUNT.match(text[metric.end : clause[1]]):
+            return Resolved(NATIONAL, "sentence")
         for region in (clause, sentence):
-            lowered = text[region[0] : region[1]].lower()
-            named = self.provinces_in(entities, region, metric.start)
+            named = self.provinces_in(entities, region, metric.start, fenced=fenced)
             if named:
                 return named[0]
-            if any(marker in lowered for marker in NATIONAL_MARKERS):
+            if region == clause and any(marker in clause_text for marker in NATIONAL_MARKERS):
                 return Resolved(NATIONAL, "sentence")
-            if any(marker in lowered for marker in SELF_MARKERS):
-                own = self.own_province(text, entities, context)
-                if own.value:
-                    return own
-        named = self.provinces_in(entities, paragraph, metric.start, evidence="paragraph")
-        return named[0] if named else self.own_province(text, entities, context)
+        self_reference = any(marker in text[sentence[0] : sentence[1]].lower() for marker in SELF_MARKERS)
+        if self_reference:
+            own = self.own_province(text, entities, context)
+            if own.value:
+                return own
+        named = self.provinces_in(entities, paragraph, metric.start, evidence="paragraph", fenced=fenced)
+        if named:
+            return named[0]
+        own = self.own_province(text, entities, context)
+        if own.value or self_reference:
+            return own
+        bodies = [e for e in entities if e.label == "AGENCY" and sentence[0] <= e.start < sentence[1]
+                  and NATIONAL_BODY.match(e.text)]
+        return Resolved(NATIONAL, "agency", (bodies[0].start, bodies[0].end)) if bodies else Resolved()
 
     def own_province(self, text: str, entities, context: LinkContext) -> Resolved:
         """The document's own province: named in its title, else in its metadata, else the only province its text names."""
@@ -256,15 +291,39 @@ def framing_date(text, entities, paragraph, sentences, pos: int) -> EntitySpan |
     return framing or opening_date(text, entities, paragraph)
 
 
-def status_of(text: str, metric: EntitySpan, clause: tuple[int, int]) -> str | None:
-    """"target" when the clause plans it, None when it hedges, else "achieved" (the genre reports results)."""
-    before = " " + " ".join(text[clause[0] : metric.start].lower().split()) + " "
-    after = " " + " ".join(text[metric.end : clause[1]].lower().split()) + " "
-    if any(f" {marker} " in before for marker in TARGET_MARKERS) or "đến năm" in before:
+def masked(text: str, entities: list[EntitySpan], region: tuple[int, int]) -> str:
+    """`text[region]` lower-cased with names blanked, so they never read as cue words ("Cần Thơ" is not
+    "cần"), and figures as "#", so a cue that is a figure's counted noun ("36 mục tiêu") is told apart."""
+    chars = list(text[region[0] : region[1]].lower())
+    for e in entities:
+        if region[0] <= e.start and e.end <= region[1]:
+            chars[e.start - region[0] : e.end - region[0]] = ("#" if e.label == "METRIC" else " ") * (e.end - e.start)
+    return "".join(chars)
+
+
+def last_cue(text: str, cues) -> int:
+    """Position of the last cue word or phrase in `text` that is not a figure's counted noun, or -1."""
+    positions = [m.start() for cue in cues
+                 for m in regex.finditer(rf"(?<!#\s{{1,3}})(?<!\w){regex.escape(cue)}(?!\w)", text)]
+    return max(positions, default=-1)
+
+
+def status_of(text: str, metric: EntitySpan, clause: tuple[int, int], sentence: tuple[int, int],
+              entities: list[EntitySpan]) -> str | None:
+    """"target" when a plan frames the figure, None when the text hedges, else "achieved" (the genre reports results).
+
+    A plan frames the figure when the last target cue before it in the sentence comes after the last
+    result cue ("đặt mục tiêu 100% ...; tối thiểu 20% ..." but "phải đạt 40%, hiện nay mới đạt 29,6%"),
+    or when an obligation follows a figure that opens its clause ("100% máy chủ ... phải được giám sát").
+    """
+    before = masked(text, entities, (sentence[0], metric.start))
+    if last_cue(before, TARGET_MARKERS) > last_cue(before, RESULT_MARKERS):
         return "target"
-    if any(f" {marker} " in after for marker in OBLIGATION_MARKERS):
+    clause_before = masked(text, entities, (clause[0], metric.start)).split()
+    after = masked(text, entities, (metric.end, clause[1]))
+    if len(clause_before) <= 2 and last_cue(after, OBLIGATION_MARKERS) >= 0:
         return "target"
-    if any(f" {marker} " in before + after for marker in HEDGE_MARKERS):
+    if last_cue(masked(text, entities, clause), HEDGE_MARKERS) >= 0:
         return None
     return "achieved"
 
