@@ -150,3 +150,22 @@ def test_sentence_opening_with_a_year_frames_the_rest_of_the_paragraph(nlp):
 def test_a_plan_period_gives_way_to_a_nearer_date(nlp):
     text = "Sau gần 2 năm (2021 - 2022) triển khai Đề án giai đoạn 2021-2025, tỉnh đã đạt khoảng 50% hạng mục."
     assert facts(nlp, text)["khoảng 50%"]["year"] == 2022
+
+
+def test_cả_nước_as_a_comparison_frame_keeps_the_province(nlp):
+    text = "Năm 2020, tỷ lệ hồ sơ trực tuyến toàn tỉnh ước đạt dưới 5%, thấp hơn mức bình quân 8% của cả nước."
+    found = facts(nlp, text, {"province": "Sơn La"})
+    assert (found["dưới 5%"]["province"], found["8%"]["province"]) == ("Sơn La", "Việt Nam")
+
+
+def test_a_comparison_province_does_not_leak_to_the_paragraph(nlp):
+    text = ("Tỉnh tiếp nhận 145.870 hồ sơ, trong khi tỷ lệ này của tỉnh Thái Bình là 61,5%. "
+            "Hệ thống đã kết nối 42 dịch vụ.")
+    found = facts(nlp, text, {"province": "Hưng Yên"})
+    assert [found[m]["province"] for m in ("145.870", "61,5%", "42")] == ["Hưng Yên", "Thái Bình", "Hưng Yên"]
+
+
+def test_counts_of_provinces_and_national_bodies_are_national(nlp):
+    found = facts(nlp, "Bộ Thông tin và Truyền thông cho biết đến nay 63/63 tỉnh, thành phố đã kết nối; "
+                       "Cổng Dịch vụ công quốc gia có 2.785 dịch vụ.")
+    assert (found["63/63"]["province"], found["2.785"]["province"]) == ("Việt Nam", "Việt Nam")
