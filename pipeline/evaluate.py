@@ -20,6 +20,7 @@ from seqeval.scheme import IOB2
 from pipeline.errors import InputError
 from pipeline.labels import LABEL_NAMES
 from pipeline.tokenize import syllable_tokens
+from pipeline.training_data import tag_tokens
 
 FACT_FIELDS = ("value", "unit", "qualifier", "province", "year", "status")
 
@@ -61,19 +62,7 @@ def token_offsets(text: str) -> list[tuple[int, int]]:
 def iob2_tags(text: str, entities: Iterable[dict], problems: list[str], doc_id: str) -> list[str]:
     """IOB2 tags over the tokens of `text`; an entity whose edges fall inside a token is reported, not moved."""
     offsets = token_offsets(text)
-    starts = {start: i for i, (start, _) in enumerate(offsets)}
-    ends = {end: i for i, (_, end) in enumerate(offsets)}
-    tags = ["O"] * len(offsets)
-    for entity in entities:
-        first, last = starts.get(entity["start"]), ends.get(entity["end"])
-        if first is None or last is None:
-            problems.append(f"{doc_id}: {entity['label']} {text[entity['start']:entity['end']]!r} "
-                            f"at [{entity['start']}, {entity['end']}) does not align to tokens")
-            continue
-        tags[first] = f"B-{entity['label']}"
-        for i in range(first + 1, last + 1):
-            tags[i] = f"I-{entity['label']}"
-    return tags
+    return tag_tokens([s for s, _ in offsets], [e for _, e in offsets], entities, text, doc_id, problems)
 
 
 def pair_documents(gold: list[dict], pred: list[dict]) -> list[tuple[dict, dict]]:
