@@ -23,8 +23,8 @@ from pipeline.facts.link import EntitySpan, FactLinker, LinkContext
 from pipeline.facts.officials import link_officials
 from pipeline.layout import analyse_layout, load_boilerplate
 from pipeline.provinces import default_resolver
-from pipeline.recognize.crf import MODEL_FILE, CrfModel, spans_to_tags, tags_to_spans, token_features
-from pipeline.recognize.merge import SourcedSpan, merge_spans
+from pipeline.recognize.crf import MODEL_FILE, CrfModel, spans_to_tags, token_features
+from pipeline.recognize.merge import SourcedSpan, merge_spans, tagged_spans
 from pipeline.recognize.rules import RuleRecognizer
 from pipeline.segment import segment_words, underthesea_words
 from pipeline.training_data import paragraph_example
@@ -36,6 +36,8 @@ DEFAULT_PRECEDENCE = {
     "METRIC": ["rules", "crf"], "DATE": ["rules", "crf"], "DOCUMENT": ["rules", "crf"],
     "default": ["crf", "rules"],
 }
+TRANSFORMER_PRECEDENCE = {label: [("transformer" if source == "crf" else source) for source in order]
+                          for label, order in DEFAULT_PRECEDENCE.items()}
 
 
 def register_extensions() -> None:
@@ -142,6 +144,24 @@ class RuleEntityRecognizer:
         return doc
 
 
+def set_merged_ents(doc: Doc, model_spans: list[SourcedSpan], precedence: dict[str, list[str]]) -> None:
+    """Set `doc.ents` from a statistical recognizer's spans merged with the rules' (`doc.spans[RULE_SPANS]`);
+    each entity keeps the score and source of the span that won."""
+    rules = list(doc.spans.get(RULE_SPANS, []))
+    sources = {(s.start_char, s.end_char, s.label_): s._.source for s in rules}
+    candidates = [SourcedSpan(s.start_char, s.end_char, s.label_, s._.score or 0.0, "rules") for s in rules]
+    ents = []
+    for chosen in merge_spans(candidates + model_spans, precedence):
+        span = doc.char_span(chosen.start, chosen.end, label=chosen.label, alignment_mode="strict")
+        if span is None:
+            warn(doc, f"{chosen.label} {doc.text[chosen.start:chosen.end]!r} does not align to tokens")
+            continue
+        span._.score = round(chosen.score, 4)
+        span._.source = sources[(chosen.start, chosen.end, chosen.label)] if chosen.source == "rules" else chosen.source
+        ents.append(span)
+    doc.ents = ents
+
+
 class CrfEntityRecognizer:
     """Tags paragraphs with the CRF (rule tags as features) and merges its spans with the rules' spans.
 
@@ -157,28 +177,14 @@ class CrfEntityRecognizer:
     def __call__(self, doc: Doc) -> Doc:
         if self.model is None:
             raise ModelError("the CRF recognizer has no trained model; load a model folder made by `vipie train`")
-        rules = list(doc.spans.get(RULE_SPANS, []))
-        rule_spans = [(s.start_char, s.end_char, s.label_) for s in rules]
-        candidates = [SourcedSpan(s.start_char, s.end_char, s.label_, s._.score or 0.0, "rules") for s in rules]
-        sources = {(s.start_char, s.end_char, s.label_): s._.source for s in rules}
+        rule_spans = [(s.start_char, s.end_char, s.label_) for s in doc.spans.get(RULE_SPANS, [])]
+        spans = []
         for n, paragraph in enumerate(doc.spans.get("paragraphs", [])):
             example = paragraph_example(str(n), paragraph)
             rule_tags = spans_to_tags(example.starts, example.ends, rule_spans)
             tags, marginals = self.model.tag(token_features(example.tokens, example.word_ids, rule_tags))
-            for first, last, label in tags_to_spans(tags):
-                score = sum(marginals[first:last]) / (last - first)
-                if score >= self.min_score:
-                    candidates.append(SourcedSpan(example.starts[first], example.ends[last - 1], label, score, "crf"))
-        ents = []
-        for chosen in merge_spans(candidates, self.precedence):
-            span = doc.char_span(chosen.start, chosen.end, label=chosen.label, alignment_mode="strict")
-            if span is None:
-                warn(doc, f"{chosen.label} {doc.text[chosen.start:chosen.end]!r} does not align to tokens")
-                continue
-            span._.score = round(chosen.score, 4)
-            span._.source = sources[(chosen.start, chosen.end, chosen.label)] if chosen.source == "rules" else "crf"
-            ents.append(span)
-        doc.ents = ents
+            spans.extend(tagged_spans(example.starts, example.ends, tags, marginals, "crf", self.min_score))
+        set_merged_ents(doc, spans, self.precedence)
         return doc
 
     def use_model_file(self, model_file: Path) -> None:
@@ -240,8 +246,7 @@ def make_crf_recognizer(nlp: Language, name: str, precedence: dict, min_score: f
 
 
 @Language.factory("vipie_transformer_recognizer", assigns=["doc.ents"], requires=["doc.spans"],
-                  default_config={"precedence": {**DEFAULT_PRECEDENCE, "default": ["transformer", "rules"]},
-                                  "device": "cpu", "batch_size": 8})
+                  default_config={"precedence": TRANSFORMER_PRECEDENCE, "device": "auto", "batch_size": 8})
 def make_transformer_recognizer(nlp: Language, name: str, precedence: dict, device: str, batch_size: int):
     # Imported here: torch and transformers load only for pipelines that use this component.
     from pipeline.recognize.transformer import TransformerEntityRecognizer

@@ -3,8 +3,8 @@ import json
 import pytest
 
 import pipeline
-from pipeline.recognize.crf import example_text, shape, spans_to_tags, tags_to_spans, token_features
-from pipeline.recognize.merge import SourcedSpan, merge_spans
+from pipeline.recognize.crf import example_text, shape, spans_to_tags, token_features
+from pipeline.recognize.merge import SourcedSpan, merge_spans, tags_to_spans
 from pipeline.train import read_examples, train_crf
 from pipeline.training_data import Example, read_conll, to_dataset_dict
 

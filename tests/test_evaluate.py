@@ -2,7 +2,6 @@ import json
 
 import pytest
 
-import pipeline
 from pipeline.errors import InputError
 from pipeline.evaluate import error_confusion, evaluate, fact_scores, indicator_f1, predict_with_gold_entities
 

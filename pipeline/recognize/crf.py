@@ -93,20 +93,6 @@ def spans_to_tags(starts: list[int], ends: list[int], spans: list[tuple[int, int
     return tags
 
 
-def tags_to_spans(tags: list[str]) -> list[tuple[int, int, str]]:
-    """Token spans `(first, last + 1, label)` from IOB2 tags; an I- without its B- starts a span."""
-    spans = []
-    start, label = None, None
-    for i, tag in enumerate([*tags, "O"]):
-        prefix, _, kind = tag.partition("-")
-        if start is not None and (prefix != "I" or kind != label):
-            spans.append((start, i, label))
-            start, label = None, None
-        if prefix == "B" or (prefix == "I" and start is None):
-            start, label = i, kind
-    return spans
-
-
 class CrfModel:
     """Train, save, load and apply the syllable CRF."""
 

@@ -15,6 +15,32 @@ class SourcedSpan:
     source: str
 
 
+def tags_to_spans(tags: list[str]) -> list[tuple[int, int, str]]:
+    """Token spans `(first, last + 1, label)` from IOB2 tags; an I- without its B- starts a span."""
+    spans = []
+    start, label = None, None
+    for i, tag in enumerate([*tags, "O"]):
+        prefix, _, kind = tag.partition("-")
+        if start is not None and (prefix != "I" or kind != label):
+            spans.append((start, i, label))
+            start, label = None, None
+        if prefix == "B" or (prefix == "I" and start is None):
+            start, label = i, kind
+    return spans
+
+
+def tagged_spans(starts: list[int], ends: list[int], tags: list[str], probabilities: list[float], source: str,
+                 min_score: float = 0.0) -> list[SourcedSpan]:
+    """Character spans of a tagged sequence, scored by the mean probability of their tags; those scoring under
+    `min_score` are left out."""
+    spans = []
+    for first, last, label in tags_to_spans(tags):
+        score = sum(probabilities[first:last]) / (last - first)
+        if score >= min_score:
+            spans.append(SourcedSpan(starts[first], ends[last - 1], label, score, source))
+    return spans
+
+
 def merge_spans(spans: list[SourcedSpan], precedence: dict[str, list[str]]) -> list[SourcedSpan]:
     """Non-overlapping spans, sorted by start.
 
