@@ -74,7 +74,8 @@ GOLD = {
 }
 
 
-def annotation(result: list | None = None, annotator: int = 1, annotation_id: int = 11, cancelled: bool = False) -> dict:
+def annotation(result: list | None = None, annotator: int = 1, annotation_id: int = 11,
+               cancelled: bool = False) -> dict:
     return {"id": annotation_id, "completed_by": annotator, "was_cancelled": cancelled, "ground_truth": False,
             "result": copy.deepcopy(RESULT if result is None else result)}
 

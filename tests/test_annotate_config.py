@@ -20,7 +20,7 @@ def test_config_labels_are_the_package_labels_with_colours_and_descriptions():
     root = parse(labeling_config(default_resolver().canonical_names))
     spans = root.find("Labels")
     assert spans.get("name") == "label" and spans.get("toName") == "text"
-    assert [(l.get("value"), l.get("background"), l.get("hint")) for l in spans.findall("Label")] == [
+    assert [(x.get("value"), x.get("background"), x.get("hint")) for x in spans.findall("Label")] == [
         (label.name, label.colour, label.description) for label in LABELS]
     assert root.find("Text").attrib == {"name": "text", "value": "$text"}
 
@@ -28,7 +28,7 @@ def test_config_labels_are_the_package_labels_with_colours_and_descriptions():
 def test_config_follows_the_label_list_it_is_given():
     labels = (Label("PLACE", "a place", "#000000"), Label("METRIC", "a figure", "#ffffff"))
     root = parse(labeling_config(["Lào Cai"], labels=labels, qualifiers=("gt",), statuses=("target",)))
-    assert [l.get("value") for l in root.iter("Label")] == ["PLACE", "METRIC"]
+    assert [x.get("value") for x in root.iter("Label")] == ["PLACE", "METRIC"]
     assert [c.get("value") for c in root.find(".//Choices[@name='qualifier']")] == ["gt"]
     assert [c.get("value") for c in root.find(".//Choices[@name='status']")] == ["target"]
     assert [c.get("value") for c in root.find(".//Choices[@name='province']")] == [NATIONAL, "Lào Cai"]
@@ -66,3 +66,16 @@ def test_cli_config_prints_the_config(tmp_path):
     out = tmp_path / "config.xml"
     subprocess.run([VIPIE, "annotate", "config", "--out", str(out)], check=True, timeout=120)
     assert out.read_text(encoding="utf-8") == result.stdout
+
+
+def test_core_modules_never_import_label_studio_or_the_annotation_tools():
+    import ast
+
+    package = Path(__file__).resolve().parent.parent / "pipeline"
+    core = [package / "document.py", package / "tokenize.py", *package.glob("recognize/*.py"),
+            *package.glob("facts/*.py")]
+    for path in core:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n.startswith(("label_studio", "pipeline.annotate")) for n in names), path

@@ -152,7 +152,8 @@ def test_import_other_annotation_mistakes_are_errors(change, message):
 
 def test_import_the_same_document_twice_is_an_error():
     problems = problems_of([task(), task(task_id=8)])
-    assert problems == ["export.json: task 8 (doc lao-cai-2020): the document is also task 7; import each document once"]
+    assert problems == [
+        "export.json: task 8 (doc lao-cai-2020): the document is also task 7; import each document once"]
 
 
 def test_import_text_not_nfc_is_an_error():

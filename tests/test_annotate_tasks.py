@@ -1,4 +1,4 @@
-"""`vipie annotate export`: tasks with predictions that annotators correct, and that read back as the pipeline's output."""
+"""`vipie annotate export`: tasks with predictions for annotators, which read back as the pipeline's output."""
 
 import json
 import subprocess
@@ -94,8 +94,9 @@ def test_task_span_that_is_no_entity_becomes_a_field():
     record = {**RECORD, "facts": [fact("trên 888.000", span("tỉnh Lào Cai"), None, value=1.0, indicator="x",
                                        province="Lào Cai", province_2025="Lào Cai")] + RECORD["facts"][1:]}
     result = task_from_record(record, {}, "v")["predictions"][0]["result"]
-    metric = next(rid for rid, fields in by_region(result).items() if fields["label"]["value"]["text"] == "trên 888.000")
-    assert by_region(result)[metric]["province"]["value"]["choices"] == ["Lào Cai"]
+    regions = by_region(result)
+    metric = next(rid for rid, fields in regions.items() if fields["label"]["value"]["text"] == "trên 888.000")
+    assert regions[metric]["province"]["value"]["choices"] == ["Lào Cai"]
     assert not [r for r in result if r["type"] == "relation"]
 
 

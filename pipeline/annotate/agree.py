@@ -126,7 +126,8 @@ def agreement(docs_a: dict[str, dict], docs_b: dict[str, dict]) -> dict:
     """
     shared = [doc_id for doc_id in docs_a if doc_id in docs_b]
     differing = [f"document {doc_id}: the text differs between A and B, so their offsets cannot be compared; "
-                 f"annotate the same export of it" for doc_id in shared if docs_a[doc_id]["text"] != docs_b[doc_id]["text"]]
+                 f"annotate the same export of it"
+                 for doc_id in shared if docs_a[doc_id]["text"] != docs_b[doc_id]["text"]]
     if differing:
         raise AnnotationError(differing)
     pairs = [(docs_a[doc_id], docs_b[doc_id]) for doc_id in shared]

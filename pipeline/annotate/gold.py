@@ -282,7 +282,7 @@ def read_relations(result: list, regions: dict[str, Region], ctx: TaskContext, i
         found = [regions.get(e) for e in ends]
         first = next((r for r in found if r), None)
         span = (first.start, first.end) if first else None
-        missing = [e for e, r in zip(ends, found) if r is None and e not in ids]
+        missing = [e for e, r in zip(ends, found, strict=True) if r is None and e not in ids]
         if missing:
             ctx.report(f"relation {'/'.join(names) or '(no label)'} {ends[0]!r} -> {ends[1]!r} has a missing end "
                        f"({', '.join(repr(m) for m in missing)} is no region of the annotation); "

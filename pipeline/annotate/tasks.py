@@ -82,8 +82,9 @@ def prediction_result(record: dict) -> list[dict]:
         start, end = metric["start"], metric["end"]
         rid = ids.get((start, end))
         if rid is None:
-            raise AnnotationError([f"doc {record['id']}: fact at [{start}:{end}] {text[start:end]!r} has no METRIC "
-                                   f"entity (the output breaks CONTRACT.md; report it as a pipeline bug)"])
+            problem = (f"doc {record['id']}: fact at [{start}:{end}] {text[start:end]!r} has no METRIC entity "
+                       f"(the output breaks CONTRACT.md; report it as a pipeline bug)")
+            raise AnnotationError([problem])
         span_text = text[start:end]
         targets = {}
         for relation, key in ((PROVINCE_RELATION, "province_span"), (YEAR_RELATION, "year_span")):

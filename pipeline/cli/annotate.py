@@ -41,7 +41,7 @@ def config(
 
 @annotate_app.command()
 def export(
-    inputs: list[Path] = typer.Argument(..., help=".txt files, .jsonl files of documents, or folders (as for extract)."),
+    inputs: list[Path] = typer.Argument(..., help=".txt files, .jsonl files or folders, as for extract."),
     out: Path = typer.Option(..., "--out", "-o", help="Label Studio tasks, a .json file."),
     model: Path | None = typer.Option(None, "--model", "-m", help="Model folder; default: the shipped models/default."),
     max_chars: int = typer.Option(DEFAULT_MAX_CHARS, "--max-chars", min=1, help="Reject longer documents."),

@@ -1,0 +1,167 @@
+"""The annotators' loop against a real Label Studio server (label-studio==1.23.2 in .venv-ls).
+
+The server is started on 127.0.0.1 on a free port with its sqlite store in a
+temporary folder, driven over REST like the web editor does, and stopped at the
+end. `make test` installs it (`make label-studio`) and sets VIPIE_LABEL_STUDIO,
+so that there a missing server fails instead of skipping.
+"""
+
+import copy
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.annotate.config import labeling_config
+from pipeline.annotate.gold import GOLD_FACT_KEYS
+from pipeline.annotate.server import create_project, export_project, import_tasks, start_label_studio
+from pipeline.document import iter_documents
+from pipeline.provinces import default_resolver
+from tests.conftest import REPO, SEEDS
+
+VIPIE = str(Path(sys.executable).parent / "vipie")
+SEED = SEEDS / "002_05d8b83d5e813e7b.txt"  # Cà Mau: diacritics everywhere, relations to LOCATION and AGENCY
+CRLF_DOC = {"id": "crlf-ca-mau", "meta": {"province": "Cà Mau", "published": "2022-06-01"},
+            "text": "Năm 2022, tỉnh Cà Mau có trên 1.200 hồ sơ trực tuyến.\r\nĐến nay, cả nước đạt 70,6% cơ quan "
+                    "kết nối.\r\nSở Thông tin và Truyền thông tỉnh Cà Mau cho biết."}
+CORRECTED_INDICATOR = "hạng mục đầu tư đã được phê duyệt (sửa)"
+
+
+def executable(name: str) -> Path:
+    """`name` in Label Studio's venv; a skip when it is not installed, a failure under `make test`."""
+    configured = os.environ.get("VIPIE_LABEL_STUDIO")
+    label_studio = Path(configured).resolve() if configured else REPO / ".venv-ls" / "bin" / "label-studio"
+    if not label_studio.is_file():
+        if configured:
+            pytest.fail(f"VIPIE_LABEL_STUDIO={configured}: no such executable; run `make label-studio`")
+        pytest.skip("Label Studio is not installed in .venv-ls; run `make label-studio` (make test does)")
+    return label_studio.parent / name
+
+
+def vipie(*args) -> subprocess.CompletedProcess:
+    result = subprocess.run([VIPIE, *map(str, args)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def label_studio(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("label-studio")
+    server = start_label_studio(executable("label-studio"), data_dir, username="annotator@vipie.local",
+                                password=secrets.token_urlsafe(16), token=secrets.token_hex(20))
+    print(f"\nLabel Studio ready on {server.url} in {server.started_in:.1f} s (fresh sqlite store, migrations)")
+    yield server
+    server.stop()
+    assert server.process.poll() is not None, "the Label Studio server is still running"
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> Path:
+    """`vipie annotate export` of one seed article and of a document with "\\r\\n" line breaks.
+
+    `vipie extract` of the same inputs, run right after, gives the pipeline output the gold must match.
+    """
+    folder = tmp_path_factory.mktemp("tasks")
+    docs = folder / "docs.jsonl"
+    docs.write_text(json.dumps(CRLF_DOC, ensure_ascii=False) + "\n", encoding="utf-8")
+    vipie("annotate", "export", SEED, docs, "--out", folder / "tasks.json")
+    vipie("extract", SEED, docs, "--out", folder / "extracted.jsonl", "--quiet")
+    return folder
+
+
+def test_predictions_fit_the_labeling_config_by_label_studio_own_validator(tmp_path):
+    """Label Studio's SDK (LabelInterface) accepts every prediction of every seed under our config."""
+    python = executable("python")
+    vipie("annotate", "export", SEEDS, "--out", tmp_path / "tasks.json")
+    vipie("annotate", "config", "--out", tmp_path / "config.xml")
+    check = ("import json, sys\n"
+             "from label_studio_sdk.label_interface import LabelInterface\n"
+             "li = LabelInterface(open(sys.argv[1], encoding='utf-8').read())\n"
+             "tasks = json.load(open(sys.argv[2], encoding='utf-8'))\n"
+             "print(json.dumps([t['data']['doc_id'] + ': ' + str(e) for t in tasks for p in t['predictions']\n"
+             "                  for e in li.validate_prediction(p, return_errors=True)]))\n")
+    result = subprocess.run([str(python), "-c", check, tmp_path / "config.xml", tmp_path / "tasks.json"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+    assert len(json.loads((tmp_path / "tasks.json").read_text(encoding="utf-8"))) == 5
+
+
+def corrected(result: list[dict]) -> tuple[list[dict], dict]:
+    """The prediction with an annotator's corrections: one METRIC's indicator rewritten, one entity deleted.
+
+    Returns the new result and what was changed ({"indicator": (start, end), "deleted": (start, end)}).
+    """
+    result = copy.deepcopy(result)
+    indicator = next(item for item in result if item.get("from_name") == "indicator")
+    indicator["value"]["text"] = [CORRECTED_INDICATOR]
+    targets = {item["to_id"] for item in result if item["type"] == "relation"}
+    victim = next(item for item in result if item.get("from_name") == "label" and item["id"] not in targets
+                  and item["value"]["labels"] != ["METRIC"])
+    result = [item for item in result if item.get("id") != victim["id"]]
+    return result, {"indicator": (indicator["value"]["start"], indicator["value"]["end"]),
+                    "deleted": (victim["value"]["start"], victim["value"]["end"])}
+
+
+def expected_gold(extracted: Path, inputs: list[Path], changes: dict) -> list[dict]:
+    """What the gold must be, from `vipie extract`'s output and the corrections, independently of gold.py."""
+    records = [json.loads(line) for line in extracted.read_text(encoding="utf-8").splitlines()]
+    documents = []
+    for document, record in zip(iter_documents(inputs), records, strict=True):
+        change = changes.get(record["id"], {})
+        facts = [{k: f[k] for k in GOLD_FACT_KEYS} for f in record["facts"]]
+        for fact in facts:
+            if (fact["metric"]["start"], fact["metric"]["end"]) == change.get("indicator"):
+                fact["indicator"] = CORRECTED_INDICATOR
+        entities = [{k: e[k] for k in ("start", "end", "label", "text")} for e in record["entities"]
+                    if (e["start"], e["end"]) != change.get("deleted")]
+        documents.append({"id": record["id"], "text": record["text"], "meta": document.meta, "entities": entities,
+                          "facts": facts, "errors": []})
+    return documents
+
+
+@pytest.mark.slow
+def test_label_studio_round_trip(label_studio, exported, tmp_path):
+    started = time.perf_counter()
+    tasks = json.loads((exported / "tasks.json").read_text(encoding="utf-8"))
+    config = vipie("annotate", "config").stdout
+    assert config == labeling_config(default_resolver().canonical_names)
+    project = create_project(label_studio, "vipie round trip", config)
+    assert import_tasks(label_studio, project, tasks) == 2
+
+    changes = {}
+    server_tasks = label_studio.api("GET", f"/api/tasks?project={project}&page_size=100")["tasks"]
+    assert sorted(t["data"]["doc_id"] for t in server_tasks) == sorted([SEED.stem, CRLF_DOC["id"]])
+    for server_task in server_tasks:
+        [prediction] = label_studio.api("GET", f"/api/predictions?task={server_task['id']}")
+        assert prediction["model_version"].startswith("vipie-") and prediction["result"]
+        result = prediction["result"]
+        if server_task["data"]["doc_id"] == SEED.stem:
+            result, changes[SEED.stem] = corrected(result)
+        annotation = label_studio.api("POST", f"/api/tasks/{server_task['id']}/annotations",
+                                      {"result": result, "was_cancelled": False, "ground_truth": False,
+                                       "lead_time": 12.5})
+        assert annotation["id"]
+
+    export = export_project(label_studio, project)
+    assert all(isinstance(a["completed_by"], int) for t in export for a in t["annotations"])
+    assert all(isinstance(p, int) for t in export for p in t["predictions"])  # the sync export lists ids only
+    export_file = tmp_path / "export.json"
+    export_file.write_text(json.dumps(export, ensure_ascii=False), encoding="utf-8")
+    gold_file = tmp_path / "gold.jsonl"
+    vipie("annotate", "import", export_file, "--out", gold_file)
+    gold = {d["id"]: d for d in map(json.loads, gold_file.read_text(encoding="utf-8").splitlines())}
+
+    docs = exported / "docs.jsonl"
+    expected = {d["id"]: d for d in expected_gold(exported / "extracted.jsonl", [SEED, docs], changes)}
+    assert gold == expected  # offsets, labels, facts and meta, on Vietnamese text with diacritics and "\r\n"
+    crlf = gold[CRLF_DOC["id"]]
+    assert crlf["text"] == CRLF_DOC["text"] and "\r\n" in crlf["text"]
+    assert all(crlf["text"][e["start"]:e["end"]] == e["text"] for e in crlf["entities"])
+    assert any(f["indicator"] == CORRECTED_INDICATOR for f in gold[SEED.stem]["facts"])
+    print(f"round trip (project, import, annotate, export, vipie import) in {time.perf_counter() - started:.1f} s")
