@@ -15,3 +15,19 @@ class ModelError(VipieError):
 
 class OutputError(VipieError):
     """The output cannot be written."""
+
+
+class AnnotationError(VipieError):
+    """An export or gold file that breaks the guidelines; `problems` holds one line per problem.
+
+    The message is the first problem (and how many more there are); the CLI prints every problem.
+    """
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        more = f" (and {len(self.problems) - 1} more problems)" if len(self.problems) > 1 else ""
+        super().__init__((self.problems[0] if self.problems else "invalid annotations") + more)
+
+
+class LabelStudioError(VipieError):
+    """The local Label Studio server did not start or refused a request."""

@@ -7,8 +7,10 @@ seen in news text and the few canonical names the guidelines write differently.
 
 import json
 import unicodedata
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib.resources import files
+
+import regex
 
 from pipeline.gazetteers import load_pairs
 
@@ -70,6 +72,23 @@ class ProvinceResolver:
     def spellings(self) -> list[str]:
         """Every spelling the resolver knows, longest first (for building patterns)."""
         return sorted(self._spellings, key=len, reverse=True)
+
+    @cached_property
+    def _pattern(self) -> regex.Pattern:
+        return regex.compile(r"(?<![\p{L}\p{M}])(?:" + "|".join(regex.escape(s) for s in self.spellings)
+                             + r")(?![\p{L}\p{M}])")
+
+    def find(self, text: str) -> tuple[int, int, str] | None:
+        """The first province named in `text` ("UBND tỉnh Cà Mau" → (10, 16, "Cà Mau")), or None."""
+        match = self._pattern.search(text)
+        return (match.start(), match.end(), self.resolve(match.group())) if match else None
+
+    def named_by(self, label: str, text: str) -> str | None:
+        """The province a LOCATION is, or the one an AGENCY's name contains; None for other labels."""
+        if label == "LOCATION":
+            return self.resolve(text)
+        found = self.find(text) if label == "AGENCY" else None
+        return found[2] if found else None
 
     def resolve(self, text: str) -> str | None:
         """The canonical pre-2025 name for a spelling (with or without an administrative prefix), or None."""

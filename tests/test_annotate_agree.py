@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.annotate import AnnotationError
+from pipeline.errors import AnnotationError
 from pipeline.annotate.agree import agreement, fact_agreement, read_annotations, span_agreement
 from pipeline.errors import InputError
 from pipeline.provinces import default_resolver

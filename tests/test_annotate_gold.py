@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.annotate import AnnotationError
+from pipeline.errors import AnnotationError
 from pipeline.annotate.gold import gold_from_export, read_export
 from pipeline.errors import InputError
 from pipeline.provinces import default_resolver

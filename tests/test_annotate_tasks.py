@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.annotate import AnnotationError
+from pipeline.errors import AnnotationError
 from pipeline.annotate.gold import GOLD_FACT_KEYS, gold_from_export
 from pipeline.annotate.tasks import model_version, task_from_record, write_tasks
 from pipeline.document import read_txt

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.annotate import AnnotationError
+from pipeline.errors import AnnotationError
 from pipeline.annotate.gold import gold_from_export, read_export, read_gold
 from pipeline.errors import InputError
 from pipeline.labels import LABEL_NAMES

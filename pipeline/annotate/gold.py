@@ -19,12 +19,11 @@ import math
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import regex
 
-from pipeline.annotate import AnnotationError
+from pipeline.errors import AnnotationError
 from pipeline.annotate.config import (
     DOC_ID,
     FIELDS_BY_NAME,
@@ -307,22 +306,6 @@ def read_relations(result: list, regions: dict[str, Region], ctx: TaskContext, i
         metric.relations[names[0]] = target
 
 
-@lru_cache(maxsize=4)
-def province_pattern(spellings: tuple[str, ...]) -> regex.Pattern:
-    """A pattern matching any of `spellings` as whole words, longest first."""
-    return regex.compile(r"(?<![\p{L}\p{M}])(?:" + "|".join(regex.escape(s) for s in spellings) + r")(?![\p{L}\p{M}])")
-
-
-def province_named(text: str, label: str, resolver: ProvinceResolver) -> str | None:
-    """The province a LOCATION is, or the province an AGENCY names ("UBND tỉnh Cà Mau" -> "Cà Mau"), or None."""
-    if label == "LOCATION":
-        return resolver.resolve(text)
-    if label != "AGENCY":
-        return None
-    match = province_pattern(tuple(resolver.spellings)).search(text)
-    return resolver.resolve(match.group()) if match else None
-
-
 def fact_of(metric: Region, ctx: TaskContext, resolver: ProvinceResolver, provinces: set[str]) -> dict | None:
     """The gold fact of a METRIC region, or None with the problems reported."""
     before = len(ctx.problems)
@@ -335,7 +318,7 @@ def fact_of(metric: Region, ctx: TaskContext, resolver: ProvinceResolver, provin
         ctx.report(f"province {province!r} is no canonical province; choose one from the list", span)
     target = metric.relations.get(PROVINCE_RELATION)
     if target is not None:
-        named = province_named(ctx.text[target.start:target.end], target.label, resolver)
+        named = resolver.named_by(target.label, ctx.text[target.start:target.end])
         if named is None:
             ctx.report(f"province relation points to {target.label} {ctx.text[target.start:target.end]!r}, which "
                        f"names no province; point it to a LOCATION or AGENCY that does, or use the province field",

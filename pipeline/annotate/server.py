@@ -18,13 +18,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.errors import VipieError
+from pipeline.errors import LabelStudioError
 
 HOST = "127.0.0.1"
-
-
-class LabelStudioError(VipieError):
-    """The local Label Studio server did not start or refused a request."""
 
 
 def free_port() -> int:

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from pipeline.annotate import AnnotationError
+from pipeline.errors import AnnotationError
 from pipeline.annotate.config import (
     DOC_ID,
     FIELDS_BY_NAME,

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.annotate import AnnotationError
+from pipeline.errors import AnnotationError
 from pipeline.cli import app
 from pipeline.document import DEFAULT_MAX_CHARS
 

@@ -118,9 +118,6 @@ class FactLinker:
 
     def __init__(self, provinces: ProvinceResolver):
         self.provinces = provinces
-        self._province_pattern = regex.compile(
-            r"(?<![\p{L}\p{M}])(?:" + "|".join(regex.escape(s) for s in provinces.spellings) + r")(?![\p{L}\p{M}])"
-        )
 
     def link_facts(self, text: str, entities: list[EntitySpan], context: LinkContext) -> list[dict]:
         """One fact per METRIC entity, in text order."""
@@ -156,12 +153,7 @@ class FactLinker:
 
     def province_of_entity(self, entity: EntitySpan) -> str | None:
         """The province a LOCATION or AGENCY names, if any ("UBND tỉnh Cà Mau" → "Cà Mau")."""
-        if entity.label == "LOCATION":
-            return self.provinces.resolve(entity.text)
-        if entity.label == "AGENCY":
-            match = self._province_pattern.search(entity.text)
-            return self.provinces.resolve(match.group()) if match else None
-        return None
+        return self.provinces.named_by(entity.label, entity.text)
 
     def provinces_in(self, entities, region: tuple[int, int], anchor: int, evidence: str | None = None,
                      fenced: list[tuple[int, int]] = ()) -> list[Resolved]:
@@ -218,10 +210,10 @@ class FactLinker:
             title = text[context.title[0] : context.title[1]]
         else:
             title = str(context.meta.get("title") or "")
-        match = self._province_pattern.search(title)
-        if match:
-            span = (context.title[0] + match.start(), context.title[0] + match.end()) if context.title else None
-            return Resolved(self.provinces.resolve(match.group()), "title", span)
+        found = self.provinces.find(title)
+        if found:
+            span = (context.title[0] + found[0], context.title[0] + found[1]) if context.title else None
+            return Resolved(found[2], "title", span)
         meta_province = self.provinces.resolve(str(context.meta.get("province") or ""))
         if meta_province:
             return Resolved(meta_province, "meta")
