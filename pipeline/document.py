@@ -117,3 +117,26 @@ def iter_documents(inputs: Iterable[Path], max_chars: int = DEFAULT_MAX_CHARS) -
             yield from read_jsonl(path, max_chars)
         else:
             yield read_txt(path, max_chars)
+
+
+def read_gold_documents(path: Path, required: tuple[str, ...] = ("id", "text", "entities")) -> list[dict]:
+    """Documents of a gold or prediction JSONL file (CONTRACT.md format), strictly: one document a line.
+
+    Raises:
+        InputError: the file is missing, a line is not JSON, or a document lacks a `required` key.
+    """
+    if not path.is_file():
+        raise InputError(f"{path}: no such file; give a JSONL file of documents")
+    documents = []
+    with path.open(encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                doc = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from exc
+            if not isinstance(doc, dict) or not set(required) <= doc.keys():
+                raise InputError(f"{path}:{line_no}: a document needs {', '.join(required)}")
+            documents.append(doc)
+    return documents

@@ -25,29 +25,6 @@ from pipeline.training_data import tag_tokens
 FACT_FIELDS = ("value", "unit", "qualifier", "province", "year", "status")
 
 
-def read_gold(path: Path) -> list[dict]:
-    """Documents of a gold or prediction JSONL file (CONTRACT.md format).
-
-    Raises:
-        InputError: the file is missing or a line is not a JSON document with id, text and entities.
-    """
-    if not path.is_file():
-        raise InputError(f"{path}: no such file; give a JSONL file of documents")
-    documents = []
-    with path.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                doc = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from exc
-            if not isinstance(doc, dict) or not {"id", "text", "entities"} <= doc.keys():
-                raise InputError(f"{path}:{line_no}: a document needs id, text and entities")
-            documents.append(doc)
-    return documents
-
-
 def token_offsets(text: str) -> list[tuple[int, int]]:
     """`[start, end)` of each non-space syllable token of `text`."""
     offsets, pos = [], 0

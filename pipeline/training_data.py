@@ -10,7 +10,6 @@ silently.
 """
 
 import hashlib
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,19 +77,10 @@ def doc_examples(structure_nlp, doc: dict, problems: list[str]) -> list[Example]
 
 def read_gold_examples(structure_nlp, paths: Iterable[Path], problems: list[str]) -> list[Example]:
     """Examples from gold JSONL files (CONTRACT.md format); documents with errors are skipped."""
-    examples = []
-    for path in paths:
-        with path.open(encoding="utf-8") as fh:
-            for line_no, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    doc = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from exc
-                if not doc.get("errors"):
-                    examples.extend(doc_examples(structure_nlp, doc, problems))
-    return examples
+    from pipeline.document import read_gold_documents
+
+    return [example for path in paths for doc in read_gold_documents(path) if not doc.get("errors")
+            for example in doc_examples(structure_nlp, doc, problems)]
 
 
 def read_conll(path: Path, label_map: dict[str, str] | None = None) -> list[Example]:

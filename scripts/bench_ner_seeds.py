@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 
 import pipeline
-from pipeline.evaluate import entity_scores, pair_documents, read_gold
+from pipeline.document import read_gold_documents as read_gold
+from pipeline.evaluate import entity_scores, pair_documents
 from pipeline.model import build_pipeline
 from pipeline.segment import align_words
 

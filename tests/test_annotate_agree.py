@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import AnnotationError
 from pipeline.annotate.agree import agreement, fact_agreement, read_annotations, span_agreement
-from pipeline.errors import InputError
+from pipeline.errors import AnnotationError, InputError
 from pipeline.provinces import default_resolver
 from tests.annotate_helpers import GOLD, annotation, task
 

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import AnnotationError
 from pipeline.annotate.gold import gold_from_export, read_export
-from pipeline.errors import InputError
+from pipeline.errors import AnnotationError, InputError
 from pipeline.provinces import default_resolver
 from tests.annotate_helpers import (
     GOLD,

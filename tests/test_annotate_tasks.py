@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import AnnotationError
 from pipeline.annotate.gold import GOLD_FACT_KEYS, gold_from_export
 from pipeline.annotate.tasks import model_version, task_from_record, write_tasks
 from pipeline.document import read_txt
-from pipeline.errors import OutputError
+from pipeline.errors import AnnotationError, OutputError
 from pipeline.extract import process_document
 from pipeline.provinces import default_resolver
 from tests.annotate_helpers import TEXT, at

@@ -1,6 +1,6 @@
 import pytest
 
-from pipeline.numbers import parse_metric, parse_numeral, parse_number_words
+from pipeline.numbers import parse_metric, parse_number_words, parse_numeral
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pipeline
-from pipeline.extract import to_record
 from pipeline.document import Document
+from pipeline.extract import to_record
 from tests.test_tokenize import vietnamese_like
 
 

@@ -19,9 +19,8 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.errors import AnnotationError
 from pipeline.annotate.gold import gold_from_export, read_export, read_gold
-from pipeline.errors import InputError
+from pipeline.errors import AnnotationError, InputError
 from pipeline.labels import LABEL_NAMES
 from pipeline.provinces import ProvinceResolver
 

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import regex
 
-from pipeline.errors import AnnotationError
 from pipeline.annotate.config import (
     DOC_ID,
     FIELDS_BY_NAME,
@@ -36,7 +35,8 @@ from pipeline.annotate.config import (
     YEAR_RANGE,
     YEAR_RELATION,
 )
-from pipeline.errors import InputError, OutputError
+from pipeline.document import read_gold_documents
+from pipeline.errors import AnnotationError, InputError, OutputError
 from pipeline.labels import LABEL_NAMES, NATIONAL, QUALIFIERS, STATUSES
 from pipeline.provinces import ProvinceResolver
 
@@ -454,22 +454,7 @@ def read_gold(path: Path) -> list[dict]:
     Raises:
         InputError: the file is missing or a line is not a document.
     """
-    documents = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file; give a gold .jsonl file or a Label Studio .json export") from None
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            document = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-        if not isinstance(document, dict) or not {"id", "text", "entities", "facts"} <= set(document):
-            raise InputError(f"{path}:{number}: not a gold document (needs id, text, entities, facts)")
-        documents.append(document)
-    return documents
+    return read_gold_documents(path, ("id", "text", "entities", "facts"))
 
 
 def write_gold(documents: list[dict], out: Path) -> None:

@@ -12,7 +12,6 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from pipeline.errors import AnnotationError
 from pipeline.annotate.config import (
     DOC_ID,
     FIELDS_BY_NAME,
@@ -22,7 +21,7 @@ from pipeline.annotate.config import (
     TEXT,
     YEAR_RELATION,
 )
-from pipeline.errors import OutputError
+from pipeline.errors import AnnotationError, OutputError
 
 
 def model_version(nlp) -> str:

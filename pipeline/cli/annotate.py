@@ -8,9 +8,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.errors import AnnotationError
 from pipeline.cli import app
 from pipeline.document import DEFAULT_MAX_CHARS
+from pipeline.errors import AnnotationError
 
 annotate_app = typer.Typer(help="Label Studio round trip: labeling config, tasks with predictions, gold, agreement.",
                            no_args_is_help=True)

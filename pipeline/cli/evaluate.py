@@ -57,8 +57,9 @@ def evaluate(
 def evaluate_model(gold: Path, pred: Path | None, model: Path | None, oracle: bool, splits: Path | None,
                    split: str | None) -> dict:
     """The evaluation report of predictions (or of a model's predictions) against gold documents."""
+    from pipeline.document import read_gold_documents as read_gold
     from pipeline.evaluate import evaluate as run_evaluation
-    from pipeline.evaluate import read_gold, select_split
+    from pipeline.evaluate import select_split
 
     gold_docs = read_gold(gold)
     if splits:
