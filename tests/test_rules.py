@@ -18,6 +18,8 @@ from tests.conftest import spans
         ("tỉnh xếp thứ hai toàn quốc", ["thứ hai"]),
         ("tổng vốn 1,5 tỷ đồng", ["1,5 tỷ đồng"]),
         ("tỷ lệ cao hơn 5% so với năm trước", ["5%"]),
+        ("tỉnh đứng thứ hai, sau Hà Nội", ["thứ hai"]),
+        ("tỷ lệ đạt mức 52,1% năm 2023", ["52,1%"]),
     ],
 )
 def test_metric(recognizer, text, expected):

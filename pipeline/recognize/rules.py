@@ -151,20 +151,19 @@ class RuleRecognizer:
         words = span.split()
         if c.rule == "rank":
             if before and before[-1].lower() == "lần":
-                return None
-            ordinal_in_list = not words[1][0].isdigit() and after and after[0] in (",", ":")
-            return None if ordinal_in_list or (after and after[0][:1] in ",:") and words[0] == "Thứ" else c
-        first = words[0].lower()
-        if first == "hơn" and before and before[-1].lower() in COMPARATIVES:
+                return None  # an event ordinal: "lần thứ ba"
+            opens_clause = not before or before[-1][-1:] in ".;:!?"
+            in_list = not words[1][0].isdigit() and opens_clause and after[:1] and after[0][:1] in ",:"
+            return None if in_list else c  # "Thứ nhất, ..." orders a list; "đứng thứ hai," is a rank
+        if words[0].lower() == "hơn" and before and before[-1].lower() in COMPARATIVES:
             offset = text.index(words[1], c.start)
             c = Candidate(offset, c.end, c.label, c.score, c.rule)
-            span = text[c.start : c.end]
-            words = span.split()
+            words = text[c.start : c.end].split()
         number = words[-1]
         has_unit = not number[0].isdigit() or number.endswith("%")
         context = " ".join(before[-2:]).lower()
-        if any(context.endswith(marker) for marker in NOT_METRIC_BEFORE):
-            return None
+        if not has_unit and any(context.endswith(marker) for marker in NOT_METRIC_BEFORE):
+            return None  # a level, version or article: "mức độ 4", "Điều 5"
         if not has_unit and after and after[0].lower().strip(".,;:") in DURATION_WORDS:
             return None
         if len(words) == 1 and regex.fullmatch(rf"{YEAR}", number):
