@@ -29,7 +29,7 @@ def predict(model: Path | None, gold: list[dict], oracle: bool) -> list[dict]:
 
 @app.command()
 def evaluate(
-    gold: Path = typer.Option(..., "--gold", help="Gold documents (JSONL, CONTRACT.md format)."),
+    gold: list[Path] = typer.Option(..., "--gold", help="Gold documents (JSONL, CONTRACT.md format); repeatable."),
     pred: Path | None = typer.Option(None, "--pred", help="Predicted documents (JSONL) to score."),
     model: Path | None = typer.Option(None, "--model", help="Score this model folder (default: the shipped one)."),
     oracle: bool = typer.Option(False, "--oracle", help="Link gold entity spans: fact linking errors without NER errors."),
@@ -54,14 +54,14 @@ def evaluate(
     print_report(report)
 
 
-def evaluate_model(gold: Path, pred: Path | None, model: Path | None, oracle: bool, splits: Path | None,
+def evaluate_model(gold: list[Path], pred: Path | None, model: Path | None, oracle: bool, splits: Path | None,
                    split: str | None) -> dict:
     """The evaluation report of predictions (or of a model's predictions) against gold documents."""
     from pipeline.document import read_gold_documents as read_gold
     from pipeline.evaluate import evaluate as run_evaluation
     from pipeline.evaluate import select_split
 
-    gold_docs = read_gold(gold)
+    gold_docs = [doc for path in gold for doc in read_gold(path)]
     if splits:
         gold_docs = select_split(gold_docs, splits, split)
     pred_docs = read_gold(pred) if pred else predict(model, gold_docs, oracle)

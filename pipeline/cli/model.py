@@ -25,7 +25,7 @@ def headline(report: dict) -> dict:
 @model_app.command()
 def promote(
     candidate: Path = typer.Argument(..., help="A model folder made by `vipie train`."),
-    gold: Path = typer.Option(..., "--gold", help="Gold documents both models are scored on."),
+    gold: list[Path] = typer.Option(..., "--gold", help="Gold documents both models are scored on; repeatable."),
     splits: Path | None = typer.Option(None, "--splits", help="A splits file, to score one split of --gold."),
     split: str | None = typer.Option(None, "--split", help="The split to score (e.g. dev)."),
     to: Path = typer.Option(pipeline.DEFAULT_MODEL, "--to", help="Where the default lives."),
