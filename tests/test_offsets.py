@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 import pipeline
 from pipeline.document import Document
 from pipeline.extract import to_record
+from pipeline.labels import PROVINCE_EVIDENCE, YEAR_EVIDENCE
 from tests.test_tokenize import vietnamese_like
 
 
@@ -23,6 +24,11 @@ def assert_offsets(record: dict) -> None:
     assert sorted((f["metric"]["start"], f["metric"]["end"]) for f in record["facts"]) == sorted(metrics)
     for fact in record["facts"]:
         assert text[fact["metric"]["start"] : fact["metric"]["end"]] == fact["metric"]["text"]
+        assert fact["evidence"]["province"] in (*PROVINCE_EVIDENCE, None)
+        assert fact["evidence"]["year"] in (*YEAR_EVIDENCE, None)
+        for key in ("province_span", "year_span"):
+            if fact[key]:
+                assert 0 <= fact[key]["start"] < fact[key]["end"] <= len(text)
 
 
 def test_seed_offsets_and_alignment(seed_docs, seed_paths):
