@@ -122,12 +122,13 @@ class FactLinker:
     def link_facts(self, text: str, entities: list[EntitySpan], context: LinkContext) -> list[dict]:
         """One fact per METRIC entity, in text order."""
         facts = []
+        fenced = comparison_segments(text, context.sentences)
         for metric in (e for e in entities if e.label == "METRIC"):
             sentence = enclosing(context.sentences, metric.start) or (metric.start, metric.end)
             clause = clause_of(text, sentence, metric.start)
             paragraph = enclosing(context.paragraphs, metric.start) or sentence
             parsed = parse_metric(metric.text, following=text[metric.end : metric.end + 12])
-            province = self.resolve_province(text, entities, metric, clause, sentence, paragraph, context)
+            province = self.resolve_province(text, entities, metric, clause, sentence, paragraph, context, fenced)
             year = self.resolve_year(text, entities, metric, clause, sentence, paragraph, context)
             score = (1.0 if parsed.value is not None else 0.3) * PROVINCE_WEIGHT[province.evidence] * YEAR_WEIGHT[year.evidence]
             facts.append(
@@ -174,9 +175,10 @@ class FactLinker:
         after = sorted((f for f in found if f[0] >= anchor), key=lambda f: f[0])
         return [resolved for _, resolved in before + after]
 
-    def resolve_province(self, text, entities, metric, clause, sentence, paragraph, context) -> Resolved:
-        """Clause, sentence, paragraph, title, metadata, in that order; `Resolved()` when nothing says."""
-        fenced = comparison_segments(text, context.sentences)
+    def resolve_province(self, text, entities, metric, clause, sentence, paragraph, context, fenced) -> Resolved:
+        """Clause, sentence, paragraph, title, metadata, in that order; `Resolved()` when nothing says.
+
+        `fenced` are the document's comparison segments (`comparison_segments`)."""
         clause_text = text[clause[0] : clause[1]].lower()
         if PROVINCE_COUNT.match(text[metric.end : clause[1]]):
             return Resolved(NATIONAL, "sentence")

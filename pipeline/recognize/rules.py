@@ -35,6 +35,8 @@ NOT_METRIC_BEFORE = ("mức độ", "cấp độ", "mức", "độ", "phiên b�
 LOCALITY_PREFIXES = r"(?:[Tt]ỉnh|[Tt]hành\s+phố|TP\.?|Tp\.)"
 DISTRICT_PREFIXES = r"(?:[Hh]uyện|[Qq]uận|[Tt]hị\s+xã|[Tt]hị\s+trấn|[Xx]ã|[Pp]hường)"
 
+# The next word of a body's name, after its head ("Ban Chỉ đạo [xây] [dựng] ...").
+NAME_WORD = regex.compile(r"\s+([\p{L}\p{M}\d]+(?:[&\-][\p{L}\p{M}\d]+)*)")
 PRIOR = {"gazetteer": 0.95, "pattern": 0.85, "head": 0.8, "title": 0.8}
 
 
@@ -78,7 +80,7 @@ class RuleRecognizer:
         province = alternation(provinces.spellings)
         self.stopwords = frozenset(load_lines("agency_stopwords.txt"))
         self.surnames = frozenset(load_lines("surnames.txt"))
-        self.heads = load_lines("agency_heads.txt")
+        self.heads = [(head, regex.compile(START + phrase(head) + END)) for head in load_lines("agency_heads.txt")]
         locality = rf"{LOCALITY_PREFIXES}(?:\s+{province})?"
         systems = load_lines("systems.txt")
         single_systems = [s for s in systems if " " not in s]
@@ -120,6 +122,7 @@ class RuleRecognizer:
         add("METRIC", "number", "pattern",
             rf"(?:{qualifier})?{NUMBER_START}(?:{NUM}(?:\s*%)?\s*(?:-|–|đến)\s*{NUM}(?:\s*%|\s+phần\s+trăm)"
             rf"|{NUM}/{NUM}|{NUM}{unit}?){NUMBER_END}")
+        self._locality = regex.compile(rf"{LOCALITY_PREFIXES}(?:\s+{province})?{END}")
         self._party_committee = regex.compile(r"(?:Tỉnh|Thành)\s+[uủ]ỷ?y?\b")
         self.title_pattern = regex.compile(START + alternation(load_lines("titles.txt")) + END)
 
@@ -181,13 +184,12 @@ class RuleRecognizer:
         name, or a locality ("tỉnh", "tỉnh Cà Mau"), which ends it.
         """
         found = []
-        word = regex.compile(r"\s+([\p{L}\p{M}\d]+(?:[&\-][\p{L}\p{M}\d]+)*)")
-        for head in self.heads:
+        for head, head_pattern in self.heads:
             needs_capital = not head.startswith("Ban ")
-            for match in regex.finditer(START + phrase(head) + END, text):
+            for match in head_pattern.finditer(text):
                 end, count = match.end(), 0
                 while count < 10:
-                    nxt = word.match(text, end)
+                    nxt = NAME_WORD.match(text, end)
                     if not nxt:
                         break
                     token = nxt.group(1)
@@ -195,8 +197,9 @@ class RuleRecognizer:
                         break
                     if token.lower() in self.stopwords and token not in ("Thông", "Đầu"):
                         break
-                    if token in self.surnames and word.match(text, nxt.end()) and word.match(text, nxt.end()).group(1)[0].isupper():
-                        break
+                    following = NAME_WORD.match(text, nxt.end())
+                    if token in self.surnames and following and following.group(1)[0].isupper():
+                        break  # a person's name starts here
                     end, count = nxt.end(), count + 1
                     if token.lower() in ("tỉnh", "thành") and not self._party_committee.match(text, nxt.start(1)):
                         end = self._extend_locality(text, nxt.start(1))
@@ -207,8 +210,7 @@ class RuleRecognizer:
 
     def _extend_locality(self, text: str, start: int) -> int:
         """End of the locality starting at `start` ("tỉnh", "tỉnh Cà Mau", "thành phố Cần Thơ")."""
-        locality = regex.compile(rf"{LOCALITY_PREFIXES}(?:\s+{alternation(self.provinces.spellings)})?{END}")
-        match = locality.match(text, start)
+        match = self._locality.match(text, start)
         return match.end() if match else start + len(text[start:].split()[0])
 
     def _titles(self, text: str, chosen: list[Candidate], excluded) -> list[Candidate]:
