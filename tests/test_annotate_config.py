@@ -28,15 +28,17 @@ def test_config_labels_are_the_package_labels_with_colours_and_descriptions():
 def test_config_follows_the_label_list_it_is_given():
     labels = (Label("PLACE", "a place", "#000000"), Label("METRIC", "a figure", "#ffffff"))
     root = parse(labeling_config(["Lào Cai"], labels=labels, qualifiers=("gt",), statuses=("target",)))
-    assert [x.get("value") for x in root.iter("Label")] == ["PLACE", "METRIC"]
+    assert [x.get("value") for x in root.find("Labels").iter("Label")] == ["PLACE", "METRIC"]
     assert [c.get("value") for c in root.find(".//Choices[@name='qualifier']")] == ["gt"]
     assert [c.get("value") for c in root.find(".//Choices[@name='status']")] == ["target"]
     assert [c.get("value") for c in root.find(".//Choices[@name='province']")] == [NATIONAL, "Lào Cai"]
 
 
-def test_config_has_province_and_year_relations():
+def test_config_has_province_year_and_indicator_relations_and_an_indicator_control():
     root = parse(labeling_config(default_resolver().canonical_names))
-    assert [r.get("value") for r in root.find("Relations")] == ["province", "year"]
+    assert [r.get("value") for r in root.find("Relations")] == ["province", "year", "indicator"]
+    indicator = root.find(".//Labels[@name='indicator_span']")
+    assert indicator.get("toName") == "text" and [x.get("value") for x in indicator] == ["INDICATOR"]
 
 
 def test_config_fact_fields_are_per_region_on_metric():

@@ -91,11 +91,11 @@ def test_import_relation_with_a_missing_end_is_an_error():
     assert "span [73:78] '70,6%'" in problems[0] and "has a missing end ('gone' is no region" in problems[0]
 
 
-def test_import_metric_without_its_fact_attributes_is_an_error():
+def test_import_metric_without_its_value_is_an_error():
     problems = problems_of([with_result(lambda r: r.__setitem__(slice(None), [i for i in r if i.get("id") != "m2"
                                                                                or i["from_name"] == "label"]))])
-    assert problems == ["export.json: task 7 (doc lao-cai-2020): span [73:78] '70,6%': METRIC without value and "
-                        "indicator; select the span and fill in its fact"]
+    assert problems == ["export.json: task 7 (doc lao-cai-2020): span [73:78] '70,6%': METRIC without value; "
+                        "select the span and fill in its fact"]
 
 
 @pytest.mark.parametrize("bad", ["cancelled", "empty", "none"])
@@ -205,3 +205,45 @@ def test_cli_import_prints_one_line_per_problem_and_writes_nothing(tmp_path):
     assert len(lines) == 3 and all(line.startswith("vipie: error: ") for line in lines), result.stderr
     assert "Traceback" not in result.stderr and not out.exists()
     assert f"task {TASK_ID}" in lines[0] and "task 8" in lines[2]
+
+
+def indicator_region(rid: str, fragment: str) -> dict:
+    start, end = at(fragment)
+    return {"id": rid, "from_name": "indicator_span", "to_name": "text", "type": "labels",
+            "value": {"start": start, "end": end, "text": fragment, "labels": ["INDICATOR"]}}
+
+
+def with_indicator_region(result: list) -> None:
+    """m1's indicator as an INDICATOR region with an `indicator` relation instead of a typed field (v2)."""
+    result.remove(item(result, "m1", "indicator"))
+    result += [indicator_region("i1", "văn bản điện tử"), relation("m1", "i1", "indicator")]
+
+
+def test_import_reads_the_indicator_span_from_its_region_and_relation():
+    gold = gold_from_export([with_result(with_indicator_region)], default_resolver())[0]
+    first = gold["facts"][0]
+    start, end = at("văn bản điện tử")
+    assert (first["indicator"], first["indicator_span"]) == ("văn bản điện tử", {"start": start, "end": end})
+    assert gold["entities"] == GOLD["entities"]  # the INDICATOR region is no entity
+
+
+def test_import_without_any_indicator_gives_a_null_span_and_a_typed_one_keeps_no_span():
+    def drop_indicator(result):
+        result.remove(item(result, "m1", "indicator"))
+
+    first = gold_from_export([with_result(drop_indicator)], default_resolver())[0]["facts"][0]
+    assert (first["indicator"], first["indicator_span"]) == (None, None)
+    assert "indicator_span" not in gold_from_export([task()], default_resolver())[0]["facts"][0]
+
+
+def test_import_indicator_relation_to_an_entity_is_an_error():
+    problems = problems_of([with_result(lambda r: r.append(relation("m2", "a1", "indicator")))])
+    assert len(problems) == 1 and "indicator relation to AGENCY" in problems[0]
+
+
+def test_import_indicator_relation_and_typed_indicator_that_differ_is_an_error():
+    def both(result):
+        result += [indicator_region("i1", "văn bản điện tử"), relation("m2", "i1", "indicator")]
+
+    problems = problems_of([with_result(both)])
+    assert len(problems) == 1 and "indicator relation says 'văn bản điện tử' but the indicator field says" in problems[0]

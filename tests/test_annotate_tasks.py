@@ -1,5 +1,6 @@
 """`vipie annotate export`: tasks with predictions for annotators, which read back as the pipeline's output."""
 
+import copy
 import json
 import subprocess
 import sys
@@ -144,3 +145,18 @@ def test_cli_export_writes_tasks_and_reports_rejected_documents(tmp_path):
     bad = subprocess.run([VIPIE, "annotate", "export", str(seed), "--out", str(tmp_path / "tasks.csv")],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "ending in .json" in bad.stderr
+
+
+def test_indicator_span_becomes_a_region_with_a_relation_and_reads_back():
+    record = copy.deepcopy(RECORD)
+    record["facts"][0]["indicator_span"] = span("văn bản điện tử")
+    result = task_from_record(record, record["meta"], "v")["predictions"][0]["result"]
+    regions = by_region(result)
+    indicator = next(r["indicator_span"] for r in regions.values() if "indicator_span" in r)
+    assert indicator["value"]["labels"] == ["INDICATOR"] and indicator["value"]["text"] == "văn bản điện tử"
+    assert "indicator" not in regions["e2"]  # the relation says it; no typed field beside it
+    export = [{"id": 1, "data": {"doc_id": record["id"], "text": TEXT, "meta": {}},
+               "annotations": [{"id": 1, "completed_by": 1, "was_cancelled": False, "result": result}]}]
+    gold = gold_from_export(export, default_resolver())[0]
+    assert gold["facts"][0]["indicator_span"] == span("văn bản điện tử")
+    assert gold["facts"][0]["indicator"] == "văn bản điện tử"

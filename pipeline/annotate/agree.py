@@ -8,7 +8,8 @@ it does not matter which side is called A.
 
 Facts: on the METRICs whose span is the same on both sides, the share of facts
 on which the two agree, per attribute (value and value_max equal as floats,
-strings equal after whitespace is collapsed).
+strings equal after whitespace is collapsed), and the indicator spans' exact
+agreement and token-overlap F1.
 
 Either side is a Label Studio JSON export (.json, read strictly by `gold.py`)
 or a gold JSONL file (.jsonl); documents are matched by id.
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from pipeline.annotate.gold import gold_from_export, read_export, read_gold
 from pipeline.errors import AnnotationError, InputError
+from pipeline.evaluate import indicator_span_scores, token_offsets
 from pipeline.labels import LABEL_NAMES
 from pipeline.provinces import ProvinceResolver
 
@@ -99,19 +101,29 @@ def same_attribute(name: str, a, b) -> bool:
 
 
 def fact_agreement(pairs: Sequence[tuple[dict, dict]], attributes: Sequence[str] = FACT_ATTRIBUTES) -> dict:
-    """On METRICs with the same span on both sides: how many, and per attribute the share that agrees."""
-    matched = 0
+    """On METRICs with the same span on both sides: how many, per attribute the share that agrees, and where both
+    sides give indicator spans (guidelines v2), their exact agreement and token-overlap F1 (as `vipie evaluate`)."""
+    matched = spans = 0
     agreeing = Counter()
+    exact_total = overlap_total = 0.0
     for doc_a, doc_b in pairs:
         facts_b = {(f["metric"]["start"], f["metric"]["end"]): f for f in doc_b["facts"]}
+        offsets = token_offsets(doc_a["text"])
         for fact_a in doc_a["facts"]:
             fact_b = facts_b.get((fact_a["metric"]["start"], fact_a["metric"]["end"]))
             if fact_b is None:
                 continue
             matched += 1
             agreeing.update(name for name in attributes if same_attribute(name, fact_a.get(name), fact_b.get(name)))
+            if "indicator_span" in fact_a and "indicator_span" in fact_b:
+                spans += 1
+                exact, overlap = indicator_span_scores(doc_a["text"], fact_a, fact_b, offsets)
+                exact_total += exact
+                overlap_total += overlap
     return {"matched_metrics": matched,
-            "accuracy": {name: (agreeing[name] / matched if matched else None) for name in attributes}}
+            "accuracy": {name: (agreeing[name] / matched if matched else None) for name in attributes},
+            "indicator_span": {"facts": spans, "exact": exact_total / spans if spans else None,
+                               "token_f1": overlap_total / spans if spans else None}}
 
 
 def agreement(docs_a: dict[str, dict], docs_b: dict[str, dict]) -> dict:

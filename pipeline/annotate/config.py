@@ -1,9 +1,10 @@
 """The Label Studio labeling config, generated from the one label list of `pipeline.labels`.
 
 One `Labels` control over the article text (the eight entity types, with their
-colours and descriptions), relations `province` and `year` from a METRIC to the
-span that fixes its province or year, and per-region fields on a METRIC for the
-fact attributes that are not spans. The names defined here (controls, fields,
+colours and descriptions), a second one for INDICATOR spans (guidelines v2),
+relations `province`, `year` and `indicator` from a METRIC to the span that fixes
+its province or year or says what it measures, and per-region fields on a METRIC
+for the fact attributes that are not spans. The names defined here (controls, fields,
 relations) are the schema that `tasks.py` writes and `gold.py` reads.
 """
 
@@ -20,7 +21,13 @@ META = "meta"  # task data key of the document metadata
 LABELS_CONTROL = "label"
 PROVINCE_RELATION = "province"
 YEAR_RELATION = "year"
-RELATIONS: tuple[str, ...] = (PROVINCE_RELATION, YEAR_RELATION)
+# Guidelines v2: the indicator is a span of the figure's sentence, drawn as an INDICATOR region (its own
+# control, so it may overlap entities) and linked from its METRIC by an `indicator` relation.
+INDICATOR_CONTROL = "indicator_span"
+INDICATOR_LABEL = "INDICATOR"
+INDICATOR_RELATION = "indicator"
+INDICATOR_COLOUR = "#bcbd22"
+RELATIONS: tuple[str, ...] = (PROVINCE_RELATION, YEAR_RELATION, INDICATOR_RELATION)
 
 
 @dataclass(frozen=True)
@@ -48,7 +55,8 @@ FACT_FIELDS: tuple[FactField, ...] = (
     FactField("unit", "TextArea", "unit: %, tỷ đồng, km, bậc, điểm, rank (thứ N) ...; empty when none is written"),
     FactField("qualifier", "Choices", "qualifier: gt (trên, hơn), gte (ít nhất, trở lên), approx (gần, khoảng), "
                                       "lt (dưới), lte (tối đa); none when unqualified"),
-    FactField("indicator", "TextArea", "indicator: what is counted or measured, in the text's own words"),
+    FactField("indicator", "TextArea", "indicator: only when it is no span of the sentence (an `indicator` relation "
+                                       "to an INDICATOR span says it); empty when the sentence does not say it"),
     FactField("province", "Choices", "province: only when no span fixes it (a `province` relation does): "
                                      "the document's metadata, or Việt Nam for a national figure"),
     FactField("year", "Number", "year: only when no DATE span fixes it (a `year` relation does), "
@@ -56,8 +64,8 @@ FACT_FIELDS: tuple[FactField, ...] = (
     FactField("status", "Choices", "status: achieved or target; none when unclear"),
 )
 FIELDS_BY_NAME: dict[str, FactField] = {f.name: f for f in FACT_FIELDS}
-# A METRIC without these is unfinished: every figure has a number and something it counts.
-REQUIRED_FIELDS: tuple[str, ...] = ("value", "indicator")
+# A METRIC without these is unfinished: every figure has a number (its indicator may be null, guidelines v2).
+REQUIRED_FIELDS: tuple[str, ...] = ("value",)
 YEAR_RANGE = (1900, 2100)
 
 
@@ -90,6 +98,9 @@ def labeling_config(
     span_labels = ET.SubElement(view, "Labels", name=LABELS_CONTROL, toName=TEXT, showInline="true")
     for label in labels:
         ET.SubElement(span_labels, "Label", value=label.name, background=label.colour, hint=label.description)
+    indicator = ET.SubElement(view, "Labels", name=INDICATOR_CONTROL, toName=TEXT, showInline="true")
+    ET.SubElement(indicator, "Label", value=INDICATOR_LABEL, background=INDICATOR_COLOUR,
+                  hint="what a figure counts or measures: select it in the figure's sentence, then relate the METRIC to it")
     relations = ET.SubElement(view, "Relations")
     for relation in RELATIONS:
         ET.SubElement(relations, "Relation", value=relation)

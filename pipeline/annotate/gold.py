@@ -26,6 +26,9 @@ import regex
 from pipeline.annotate.config import (
     DOC_ID,
     FIELDS_BY_NAME,
+    INDICATOR_CONTROL,
+    INDICATOR_LABEL,
+    INDICATOR_RELATION,
     LABELS_CONTROL,
     META,
     PROVINCE_RELATION,
@@ -154,11 +157,12 @@ def span_of(value: dict, ctx: TaskContext, what: str) -> tuple[int, int] | None:
     return start, end
 
 
-def read_regions(result: list, ctx: TaskContext, labels: Sequence[str]) -> dict[str, Region]:
-    """The labelled regions of an annotation result, by region id; problems reported, bad regions left out."""
+def read_regions(result: list, ctx: TaskContext, labels: Sequence[str], control: str = LABELS_CONTROL) -> dict[str, Region]:
+    """The regions labelled with `control` in an annotation result, by region id; problems reported, bad regions
+    left out."""
     regions: dict[str, Region] = {}
     for item in result:
-        if not isinstance(item, dict) or item.get("type") == "relation" or item.get("from_name") != LABELS_CONTROL:
+        if not isinstance(item, dict) or item.get("type") == "relation" or item.get("from_name") != control:
             continue
         value = item.get("value") or {}
         span = span_of(value, ctx, f"region {item.get('id')}")
@@ -232,7 +236,8 @@ def entered_value(item: dict, ctx: TaskContext, region: Region):
 def read_fields(result: list, regions: dict[str, Region], ctx: TaskContext) -> None:
     """Attach per-region fact fields to their METRIC regions; report strays, duplicates and unknown controls."""
     for item in result:
-        if not isinstance(item, dict) or item.get("type") == "relation" or item.get("from_name") == LABELS_CONTROL:
+        if not isinstance(item, dict) or item.get("type") == "relation" or \
+                item.get("from_name") in (LABELS_CONTROL, INDICATOR_CONTROL):
             continue
         name = item.get("from_name")
         spec = FIELDS_BY_NAME.get(name)
@@ -294,6 +299,11 @@ def read_relations(result: list, regions: dict[str, Region], ctx: TaskContext, i
                        f"{' or '.join(RELATIONS)}", span)
             continue
         metrics = [r for r in found if r.label == "METRIC"]
+        others = [r for r in found if r.label != "METRIC"]
+        if len(metrics) == 1 and (others[0].label == INDICATOR_LABEL) != (names[0] == INDICATOR_RELATION):
+            ctx.report(f"{names[0]} relation to {others[0].label}; an `{INDICATOR_RELATION}` relation goes from a METRIC "
+                       f"to an {INDICATOR_LABEL} span, province and year relations to entity spans", span)
+            continue
         if len(metrics) != 1:
             ctx.report(f"{names[0]} relation between {found[0].label} and {found[1].label}; "
                        f"it goes from a METRIC to the span that fixes its {names[0]}", span)
@@ -337,23 +347,35 @@ def fact_of(metric: Region, ctx: TaskContext, resolver: ProvinceResolver, provin
             ctx.report(f"year relation says {years[-1]} but the year field says {year}; keep one", span)
         else:
             year = int(years[-1])
+    indicator, indicator_span = metric.fields.get("indicator"), None
+    target = metric.relations.get(INDICATOR_RELATION)
+    if target is not None:
+        indicator_span = {"start": target.start, "end": target.end}
+        if indicator is not None and " ".join(ctx.text[target.start:target.end].split()) != indicator:
+            ctx.report(f"indicator relation says {ctx.text[target.start:target.end]!r} but the indicator field says "
+                       f"{indicator!r}; keep one", span)
+        indicator = ctx.text[target.start:target.end]
     value, value_max = metric.fields.get("value"), metric.fields.get("value_max")
     if value is not None and value_max is not None and value_max < value:
         ctx.report(f"value_max {value_max:g} is below value {value:g}", span)
     if len(ctx.problems) > before:
         return None
-    return {
+    fact = {
         "metric": {"start": metric.start, "end": metric.end, "text": ctx.text[metric.start:metric.end]},
         "value": value,
         "value_max": value_max,
         "unit": metric.fields.get("unit"),
         "qualifier": metric.fields.get("qualifier"),
-        "indicator": metric.fields.get("indicator"),
+        "indicator": indicator,
         "province": province,
         "province_2025": NATIONAL if province == NATIONAL else resolver.after_merger(province),
         "year": year,
         "status": metric.fields.get("status"),
     }
+    # v2 gold says where its indicator stands, or that there is none; a v1 indicator typed as text has no span.
+    if indicator_span is not None or indicator is None:
+        fact["indicator_span"] = indicator_span
+    return fact
 
 
 def check_choices(regions: dict[str, Region], ctx: TaskContext, qualifiers: Sequence[str],
@@ -394,10 +416,12 @@ def gold_document(task: dict, source: str, resolver: ProvinceResolver, problems:
         if not isinstance(item, dict):
             ctx.report(f"result item {index} is not an object ({item!r}); re-export the project as JSON")
     regions = read_regions(result, ctx, labels)
-    ids = {item.get("id") for item in result if isinstance(item, dict) and item.get("from_name") == LABELS_CONTROL}
+    indicators = read_regions(result, ctx, (INDICATOR_LABEL,), INDICATOR_CONTROL)
+    ids = {item.get("id") for item in result if isinstance(item, dict)
+           and item.get("from_name") in (LABELS_CONTROL, INDICATOR_CONTROL)}
     check_overlaps(regions.values(), ctx)
     read_fields(result, regions, ctx)
-    read_relations(result, regions, ctx, ids)
+    read_relations(result, {**indicators, **regions}, ctx, ids)
     check_choices(regions, ctx, QUALIFIERS, STATUSES)
     provinces = set(resolver.canonical_names) | {NATIONAL}
     ordered = sorted(regions.values(), key=lambda r: (r.start, r.end))

@@ -15,6 +15,9 @@ from pathlib import Path
 from pipeline.annotate.config import (
     DOC_ID,
     FIELDS_BY_NAME,
+    INDICATOR_CONTROL,
+    INDICATOR_LABEL,
+    INDICATOR_RELATION,
     LABELS_CONTROL,
     META,
     PROVINCE_RELATION,
@@ -76,7 +79,7 @@ def prediction_result(record: dict) -> list[dict]:
             item["score"] = entity["score"]
         result.append(item)
     relations = []
-    for fact in record["facts"]:
+    for n, fact in enumerate(record["facts"]):
         metric = fact["metric"]
         start, end = metric["start"], metric["end"]
         rid = ids.get((start, end))
@@ -86,6 +89,14 @@ def prediction_result(record: dict) -> list[dict]:
             raise AnnotationError([problem])
         span_text = text[start:end]
         targets = {}
+        indicator = fact.get("indicator_span")
+        if indicator:
+            iid = f"i{n}"
+            result.append({"id": iid, "from_name": INDICATOR_CONTROL, "to_name": TEXT, "type": "labels",
+                           "value": {"start": indicator["start"], "end": indicator["end"],
+                                     "text": text[indicator["start"]:indicator["end"]], "labels": [INDICATOR_LABEL]}})
+            relations.append(relation_item(rid, iid, INDICATOR_RELATION))
+            targets[INDICATOR_RELATION] = iid
         for relation, key in ((PROVINCE_RELATION, "province_span"), (YEAR_RELATION, "year_span")):
             span = fact.get(key)
             target = ids.get((span["start"], span["end"])) if span else None

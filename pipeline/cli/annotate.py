@@ -128,4 +128,8 @@ def print_agreement(result: dict, console: Console) -> None:
     table.add_column("agree", justify="right")
     for name, accuracy in facts["accuracy"].items():
         table.add_row(name, percent(accuracy))
+    spans = facts.get("indicator_span") or {}
+    if spans.get("facts"):
+        table.add_row(f"indicator span, exact ({spans['facts']})", percent(spans["exact"]))
+        table.add_row(f"indicator span, token F1 ({spans['facts']})", percent(spans["token_f1"]))
     console.print(table)
