@@ -19,6 +19,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
 from pipeline.errors import ModelError
+from pipeline.facts.learned import INDICATOR_FILE, LINKER_FILE, LearnedLinker
 from pipeline.facts.link import EntitySpan, FactLinker, LinkContext
 from pipeline.facts.officials import link_officials
 from pipeline.layout import analyse_layout, load_boilerplate
@@ -36,6 +37,8 @@ DEFAULT_PRECEDENCE = {
     "METRIC": ["rules", "crf"], "DATE": ["rules", "crf"], "DOCUMENT": ["rules", "crf"],
     "default": ["crf", "rules"],
 }
+# How the fact linker decides province, year and indicator: the rule order, or the learned linker over it.
+LINKER_MODES = ("rules", "learned")
 TRANSFORMER_PRECEDENCE = {label: [("transformer" if source == "crf" else source) for source in order]
                           for label, order in DEFAULT_PRECEDENCE.items()}
 
@@ -205,20 +208,37 @@ class CrfEntityRecognizer:
         return self
 
 
+def link_context(doc: Doc) -> LinkContext:
+    """The layout and metadata the fact linker reads, from a Doc that went through `vipie_layout`."""
+    title = doc.spans.get("title")
+    return LinkContext(
+        sentences=[(s.start_char, s.end_char) for s in doc.spans.get("sentences", [])],
+        paragraphs=[(s.start_char, s.end_char) for s in doc.spans.get("paragraphs", [])],
+        title=(title[0].start_char, title[0].end_char) if title else None,
+        meta=doc._.meta or {},
+    )
+
+
 class FactLinkerComponent:
-    def __init__(self):
+    """Rule facts, refined by the learned linker (`pipeline.facts.learned`) when `mode` is "learned"."""
+
+    def __init__(self, mode: str):
+        if mode not in LINKER_MODES:
+            raise ModelError(f"fact linker mode {mode!r}: choose one of {', '.join(LINKER_MODES)}")
+        self.mode = mode
         self.linker = FactLinker(default_resolver())
+        self.learned: LearnedLinker | None = None
+        self.learned_from: Path | None = None
 
     def __call__(self, doc: Doc) -> Doc:
         entities = [EntitySpan(e.start_char, e.end_char, e.label_, e.text) for e in doc.ents]
-        title = doc.spans.get("title")
-        context = LinkContext(
-            sentences=[(s.start_char, s.end_char) for s in doc.spans.get("sentences", [])],
-            paragraphs=[(s.start_char, s.end_char) for s in doc.spans.get("paragraphs", [])],
-            title=(title[0].start_char, title[0].end_char) if title else None,
-            meta=doc._.meta or {},
-        )
-        doc._.facts = self.linker.link_facts(doc.text, entities, context)
+        context = link_context(doc)
+        facts = self.linker.link_facts(doc.text, entities, context)
+        if self.mode == "learned":
+            if self.learned is None:
+                raise ModelError("the learned fact linker has no trained model; load a model folder made by `vipie train`")
+            facts = self.learned.refine(self.linker, doc.text, entities, context, facts)
+        doc._.facts = facts
         doc._.province = self.linker.own_province(doc.text, entities, context).value
         doc._.officials = link_officials(doc.text, entities, self.linker.province_of_entity, doc._.province)
         return doc
@@ -254,7 +274,25 @@ def make_transformer_recognizer(nlp: Language, name: str, precedence: dict, devi
     return TransformerEntityRecognizer(precedence, device, batch_size)
 
 
+    def use_folder(self, folder: Path) -> None:
+        """Use the learned linker stored in `folder` (made by `pipeline.facts.learned.train_linker`)."""
+        self.learned = LearnedLinker.load(folder)
+        self.learned_from = folder
+
+    def to_disk(self, path, *, exclude=()):
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        if self.learned_from and self.learned_from.resolve() != path.resolve():
+            for name in (LINKER_FILE, INDICATOR_FILE):
+                shutil.copyfile(self.learned_from / name, path / name)
+
+    def from_disk(self, path, *, exclude=()):
+        if self.mode == "learned":
+            self.use_folder(Path(path))
+        return self
+
+
 @Language.factory("vipie_fact_linker", assigns=["doc._.facts", "doc._.province", "doc._.officials"],
-                  requires=["doc.ents"])
-def make_fact_linker(nlp: Language, name: str) -> FactLinkerComponent:
-    return FactLinkerComponent()
+                  requires=["doc.ents"], default_config={"mode": "rules"})
+def make_fact_linker(nlp: Language, name: str, mode: str) -> FactLinkerComponent:
+    return FactLinkerComponent(mode)

@@ -14,15 +14,18 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
+import regex
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2
 
 from pipeline.errors import InputError
-from pipeline.labels import LABEL_NAMES
+from pipeline.facts.link import YEAR_IN_TEXT
+from pipeline.labels import LABEL_NAMES, NATIONAL
 from pipeline.tokenize import syllable_tokens
 from pipeline.training_data import tag_tokens
 
 FACT_FIELDS = ("value", "unit", "qualifier", "province", "year", "status")
+SENTENCE_END = regex.compile(r"[.!?;](?=\s)")
 
 
 def token_offsets(text: str) -> list[tuple[int, int]]:
@@ -156,22 +159,100 @@ def indicator_f1(gold: str | None, pred: str | None) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def regions_around(text: str, start: int) -> dict[str, tuple[int, int]]:
+    """The figure's sentence and paragraph (line), and the title (first line), by punctuation and line breaks."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", start)
+    line_end = len(text) if line_end < 0 else line_end
+    sentence_start = max([line_start] + [m.end() for m in SENTENCE_END.finditer(text, line_start, start)])
+    following = SENTENCE_END.search(text, start, line_end)
+    title_end = text.find("\n")
+    return {"sentence": (sentence_start, following.start() if following else line_end),
+            "paragraph": (line_start, line_end), "title": (0, title_end if title_end >= 0 else len(text))}
+
+
+def gold_evidence(document: dict, fact: dict, field: str, resolver) -> str:
+    """Where a careful reader finds a gold fact's province or year: the nearest region of the text that names it
+    (sentence, paragraph, title, elsewhere in the document), the metadata, the publication year, or national/none."""
+    value = fact.get(field)
+    if value is None:
+        return "none"
+    if field == "province" and value == NATIONAL:
+        return "national"
+    text = document["text"]
+    if field == "year":
+        found = [(m.start(), m.end()) for m in YEAR_IN_TEXT.finditer(text) if int(m.group()) == value]
+    else:
+        found = [(s, e) for s, e, name in resolver.find_all(text) if name == value]
+    regions = regions_around(text, fact["metric"]["start"])
+    for name in ("sentence", "paragraph", "title"):
+        if any(regions[name][0] <= s and e <= regions[name][1] for s, e in found):
+            return name
+    meta = document.get("meta") or {}
+    if field == "year" and str(meta.get("published") or "").startswith(str(value)):
+        return "published"
+    if field == "province" and resolver.resolve(str(meta.get("province") or "")) == value:
+        return "meta"
+    return "document" if found else "other"
+
+
+def span_pair(span: dict | None) -> tuple[int, int] | None:
+    return (span["start"], span["end"]) if span else None
+
+
+def span_tokens(text: str, span: dict | None, offsets: list[tuple[int, int]]) -> set[int]:
+    if not span:
+        return set()
+    return {i for i, (s, e) in enumerate(offsets) if span["start"] <= s and e <= span["end"]}
+
+
+def indicator_span_scores(text: str, gold: dict, pred: dict, offsets: list[tuple[int, int]]) -> tuple[float, float]:
+    """(exact, token-overlap F1) of two facts' indicator spans; both null counts as a match."""
+    g, p = gold.get("indicator_span"), pred.get("indicator_span")
+    exact = float(span_pair(g) == span_pair(p))
+    gold_tokens, pred_tokens = span_tokens(text, g, offsets), span_tokens(text, p, offsets)
+    if not gold_tokens and not pred_tokens:
+        return exact, 1.0
+    overlap = len(gold_tokens & pred_tokens)
+    if not overlap:
+        return exact, 0.0
+    precision, recall = overlap / len(pred_tokens), overlap / len(gold_tokens)
+    return exact, 2 * precision * recall / (precision + recall)
+
+
 def fact_scores(pairs: list[tuple[dict, dict]]) -> dict:
-    """Accuracy of each fact field on metrics whose span matches gold, indicator F1, and fact-level P/R/F1."""
+    """Accuracy of each fact field on metrics whose span matches gold, indicator F1 (phrase tokens, and span exact and
+    token overlap when the gold has spans), accuracy of province and year by the gold's evidence type, and
+    fact-level P/R/F1."""
+    from pipeline.provinces import default_resolver
+
+    resolver = default_resolver()
     right = defaultdict(int)
     matched = correct = n_gold = n_pred = 0
-    indicator_total = 0.0
+    indicator_total = span_exact = span_overlap = 0.0
+    with_spans = 0
+    by_evidence = {"province": defaultdict(lambda: [0, 0]), "year": defaultdict(lambda: [0, 0])}
     for gold, pred in pairs:
         key = lambda fact: (fact["metric"]["start"], fact["metric"]["end"])  # noqa: E731
         gold_facts = {key(f): f for f in gold.get("facts", [])}
         pred_facts = {key(f): f for f in pred.get("facts", [])}
         n_gold += len(gold_facts)
         n_pred += len(pred_facts)
+        offsets = token_offsets(gold["text"])
         for span, g in gold_facts.items():
             p = pred_facts.get(span)
             if p is None:
                 continue
             matched += 1
+            for name in ("province", "year"):
+                tally = by_evidence[name][gold_evidence(gold, g, name, resolver)]
+                tally[0] += g.get(name) == p.get(name)
+                tally[1] += 1
+            if "indicator_span" in g:
+                with_spans += 1
+                exact, overlap = indicator_span_scores(gold["text"], g, p, offsets)
+                span_exact += exact
+                span_overlap += overlap
             for name in FACT_FIELDS:
                 equal = same_value(g.get(name), p.get(name)) if name == "value" else g.get(name) == p.get(name)
                 right[name] += equal
@@ -187,6 +268,10 @@ def fact_scores(pairs: list[tuple[dict, dict]]) -> dict:
     return {
         "gold_facts": n_gold, "predicted_facts": n_pred, "matched_metrics": matched,
         "accuracy": accuracy, "indicator_f1": round(indicator_total / matched, 4) if matched else None,
+        "indicator_span": {"facts": with_spans, "exact": round(span_exact / with_spans, 4) if with_spans else None,
+                           "token_f1": round(span_overlap / with_spans, 4) if with_spans else None},
+        "by_evidence": {name: {kind: {"accuracy": round(r / n, 4), "facts": n} for kind, (r, n) in sorted(tally.items())}
+                        for name, tally in by_evidence.items()},
         "fact_level": {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)},
     }
 

@@ -29,7 +29,9 @@ LABEL_NAMES: tuple[str, ...] = tuple(label.name for label in LABELS)
 
 QUALIFIERS: tuple[str, ...] = ("gt", "gte", "approx", "lt", "lte")
 STATUSES: tuple[str, ...] = ("achieved", "target")
-# "document" extends the contract's list: the only province the text names, when title and meta name none.
+# "document" extends the contract's lists: for a province, the only one the text names when title and meta name
+# none; for a year, a DATE elsewhere in the document (the article's period, guidelines v2). "title" extends the
+# year's list: the title's year.
 PROVINCE_EVIDENCE: tuple[str, ...] = ("sentence", "paragraph", "title", "meta", "agency", "document")
-YEAR_EVIDENCE: tuple[str, ...] = ("sentence", "paragraph", "published")
+YEAR_EVIDENCE: tuple[str, ...] = ("sentence", "paragraph", "published", "title", "document")
 NATIONAL = "Việt Nam"

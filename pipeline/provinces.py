@@ -83,6 +83,10 @@ class ProvinceResolver:
         match = self._pattern.search(text)
         return (match.start(), match.end(), self.resolve(match.group())) if match else None
 
+    def find_all(self, text: str) -> list[tuple[int, int, str]]:
+        """Every province named in `text`, in order."""
+        return [(m.start(), m.end(), self.resolve(m.group())) for m in self._pattern.finditer(text)]
+
     def named_by(self, label: str, text: str) -> str | None:
         """The province a LOCATION is, or the one an AGENCY's name contains; None for other labels."""
         if label == "LOCATION":

@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from pipeline.errors import InputError
+from pipeline.facts.link import LinkContext
 from pipeline.model import build_pipeline, write_card
 from pipeline.recognize.crf import MODEL_FILE, CrfModel, example_text, spans_to_tags, token_features
 from pipeline.training_data import (
@@ -21,6 +22,9 @@ from pipeline.training_data import (
 )
 
 STRUCTURE_COMPONENTS = ("vipie_layout", "vipie_word_segmenter")
+# Where `prepare` puts the gold documents of each split, inside the dataset folder.
+DOCUMENTS = "documents"
+LINKER_COMPONENT = "vipie_fact_linker"
 
 
 def structure_pipeline():
@@ -70,7 +74,9 @@ def split_documents(gold_paths: list[Path], splits: dict[str, list[str]]) -> dic
 
 
 def prepare_dataset(gold_paths: list[Path], splits_path: Path, out_dir: Path) -> dict:
-    """Write a DatasetDict with one split per key of `splits_path`; returns counts and alignment problems."""
+    """Write a DatasetDict with one split per key of `splits_path`, and the gold documents of each split as
+    `documents/<split>.jsonl` beside it (the fact linker trains on whole documents); returns counts and
+    alignment problems."""
     from datasets.utils.logging import disable_progress_bar
 
     from pipeline.training_data import doc_examples
@@ -83,6 +89,10 @@ def prepare_dataset(gold_paths: list[Path], splits_path: Path, out_dir: Path) ->
     examples = {split: [ex for doc in docs for ex in doc_examples(structure_nlp, doc, problems)]
                 for split, docs in grouped.items()}
     to_dataset_dict(examples).save_to_disk(str(out_dir))
+    (out_dir / DOCUMENTS).mkdir(exist_ok=True)
+    for split, docs in grouped.items():
+        with (out_dir / DOCUMENTS / f"{split}.jsonl").open("w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(doc, ensure_ascii=False) + "\n" for doc in docs)
     return {"documents": {s: len(d) for s, d in grouped.items()}, "examples": {s: len(e) for s, e in examples.items()},
             "alignment_problems": problems}
 
@@ -142,3 +152,71 @@ def load_splits(dataset_dir: Path) -> dict[str, list[Example]]:
         raise InputError(f"{dataset_dir}: no dataset folder; make one with `vipie prepare`")
     dataset = load_from_disk(str(dataset_dir))
     return {split: examples_from_dataset(dataset[split]) for split in dataset}
+
+
+def dataset_documents(dataset_dir: Path, split: str) -> list[dict]:
+    """The gold documents `prepare` stored for `split` (empty when the dataset has none)."""
+    path = dataset_dir / DOCUMENTS / f"{split}.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def layout_contexts(documents: list[dict]) -> list[tuple[dict, LinkContext]]:
+    """Each gold document with the layout and metadata the fact linker reads (title, paragraphs, sentences, a
+    publication date from a dateline)."""
+    from pipeline.components import link_context
+
+    nlp = build_pipeline("rules")
+    layout = nlp.get_pipe("vipie_layout")
+    contexts = []
+    for gold in documents:
+        doc = nlp.make_doc(gold["text"])
+        doc._.meta = dict(gold.get("meta") or {})
+        contexts.append((gold, link_context(layout(doc))))
+    return contexts
+
+
+def linker_scores(linker, learned, structured) -> dict:
+    """Province, year and fact accuracy and indicator span token F1 of the rule and learned linkers on gold
+    entities (oracle linking)."""
+    from pipeline.evaluate import fact_scores
+    from pipeline.facts.link import EntitySpan
+
+    scores = {}
+    for name in ("rules", "learned"):
+        pairs = []
+        for gold, context in structured:
+            entities = [EntitySpan(e["start"], e["end"], e["label"], e["text"]) for e in gold["entities"]]
+            facts = linker.link_facts(gold["text"], entities, context)
+            if name == "learned":
+                facts = learned.refine(linker, gold["text"], entities, context, facts)
+            pairs.append((gold, {**gold, "facts": facts}))
+        report = fact_scores(pairs)
+        scores[name] = {"province": report["accuracy"]["province"], "year": report["accuracy"]["year"],
+                        "fact_f1": report["fact_level"]["f1"], "indicator_token_f1": report["indicator_span"]["token_f1"]}
+    return scores
+
+
+def attach_linker(model_dir: Path, train_docs: list[dict], dev_docs: list[dict], c: float, seed: int) -> dict:
+    """Train the learned fact linker on gold documents into `model_dir` and switch the model's linker to it;
+    returns oracle dev scores of the rule and learned linkers."""
+    import spacy
+
+    from pipeline.facts.learned import train_linker
+    from pipeline.facts.link import FactLinker
+    from pipeline.provinces import default_resolver
+
+    train = [doc for doc in train_docs if doc.get("facts")]
+    if not train:
+        raise InputError("no gold facts to train the fact linker on; give gold documents or --linker rules")
+    linker = FactLinker(default_resolver())
+    learned = train_linker(layout_contexts(train), linker, model_dir / LINKER_COMPONENT, c, seed)
+    config = spacy.util.load_config(model_dir / "config.cfg")
+    config["components"][LINKER_COMPONENT]["mode"] = "learned"
+    config.to_disk(model_dir / "config.cfg")
+    summary = {"mode": "learned", "c": c, "train_documents": len(train),
+               "train_facts": sum(len(doc["facts"]) for doc in train)}
+    if dev_docs:
+        summary["dev_oracle"] = linker_scores(linker, learned, layout_contexts(dev_docs))
+    return summary

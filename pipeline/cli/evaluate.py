@@ -92,6 +92,13 @@ def print_report(report: dict) -> None:
     accuracy = ", ".join(f"{k} {v:.3f}" for k, v in facts["accuracy"].items() if v is not None)
     console.print(f"facts: {facts['matched_metrics']}/{facts['gold_facts']} gold metrics matched; accuracy: {accuracy}; "
                   f"indicator F1 {facts['indicator_f1']}")
+    spans = facts.get("indicator_span") or {}
+    if spans.get("facts"):
+        console.print(f"indicator spans ({spans['facts']} gold facts with spans): exact {spans['exact']:.3f}, "
+                      f"token F1 {spans['token_f1']:.3f}")
+    for name, kinds in (facts.get("by_evidence") or {}).items():
+        console.print(f"{name} accuracy by gold evidence: " + ", ".join(
+            f"{kind} {s['accuracy']:.3f} ({s['facts']})" for kind, s in kinds.items()), highlight=False)
     fl = facts["fact_level"]
     console.print(f"fact-level P {fl['precision']:.3f} R {fl['recall']:.3f} F1 {fl['f1']:.3f}")
     if entities["alignment_problems"]:

@@ -49,14 +49,20 @@ def train(
     max_steps: int | None = typer.Option(None, "--max-steps", help="Transformer: stop after this many steps."),
     seed: int = typer.Option(13, "--seed", help="Random seed."),
     device: str = typer.Option("auto", "--device", help="Transformer: cpu, cuda or auto."),
+    linker: str = typer.Option("learned", "--linker", help="Fact linker: learned (trained on the gold facts) or rules."),
+    linker_c: float = typer.Option(1.0, "--linker-c", help="Learned linker: inverse L2 regularisation of its rankers."),
     metrics_out: Path | None = typer.Option(None, "--metrics", help="Also write the dev metrics as JSON here."),
 ) -> None:
-    """Train an NER backend and write a model folder usable by `vipie extract --model`."""
-    from pipeline.train import load_splits, read_examples, train_crf
+    """Train an NER backend and the fact linker, and write a model folder usable by `vipie extract --model`."""
+    from pipeline.document import read_gold_documents
+    from pipeline.model import read_card, write_card
+    from pipeline.train import attach_linker, dataset_documents, load_splits, read_examples, train_crf
     from pipeline.training_data import data_hash
 
     if backend not in ("crf", "transformer"):
         raise InputError(f"--backend {backend!r}: choose crf or transformer")
+    if linker not in ("learned", "rules"):
+        raise InputError(f"--linker {linker!r}: choose learned or rules")
     if bool(dataset) == bool(train_files):
         raise InputError("give either --dataset or --train files")
     problems: list[str] = []
@@ -64,11 +70,14 @@ def train(
         splits = load_splits(dataset)
         train_examples, dev_examples = splits.get("train", []), splits.get("dev", [])
         source = {"dataset": str(dataset), "data_hash": data_hash(p for p in dataset.rglob("*") if p.is_file())}
+        linker_train, linker_dev = dataset_documents(dataset, "train"), dataset_documents(dataset, "dev")
     else:
         mapping = parse_label_map(label_map)
         train_examples = read_examples(train_files, mapping, problems)
         dev_examples = read_examples(dev_files, mapping, problems) if dev_files else []
         source = {"train_files": [str(p) for p in train_files], "data_hash": data_hash(train_files)}
+        linker_train = [doc for path in train_files if path.suffix == ".jsonl" for doc in read_gold_documents(path)]
+        linker_dev = [doc for path in dev_files if path.suffix == ".jsonl" for doc in read_gold_documents(path)]
     for problem in problems:
         print(f"vipie: {problem}")
     card = {**source, "alignment_problems": len(problems), "seed": seed}
@@ -80,6 +89,9 @@ def train(
         metrics = train_transformer(train_examples, dev_examples, out, base_model=base_model, epochs=epochs,
                                     learning_rate=learning_rate, max_length=max_length, stride=stride,
                                     batch_size=batch_size, seed=seed, device=device, max_steps=max_steps, card=card)
+    if linker == "learned":
+        metrics["linker"] = attach_linker(out, linker_train, linker_dev, linker_c, seed)
+        write_card(out, {**read_card(out), "metrics": metrics})
     if metrics_out:
         metrics_out.parent.mkdir(parents=True, exist_ok=True)
         metrics_out.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")

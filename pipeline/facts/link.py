@@ -128,6 +128,7 @@ class FactLinker:
             clause = clause_of(text, sentence, metric.start)
             paragraph = enclosing(context.paragraphs, metric.start) or sentence
             parsed = parse_metric(metric.text, following=text[metric.end : metric.end + 12])
+            indicator = indicator_span_of(text, metric, clause)
             province = self.resolve_province(text, entities, metric, clause, sentence, paragraph, context, fenced)
             year = self.resolve_year(text, entities, metric, clause, sentence, paragraph, context)
             score = (1.0 if parsed.value is not None else 0.3) * PROVINCE_WEIGHT[province.evidence] * YEAR_WEIGHT[year.evidence]
@@ -138,7 +139,8 @@ class FactLinker:
                     "value_max": parsed.value_max,
                     "unit": parsed.unit,
                     "qualifier": parsed.qualifier,
-                    "indicator": indicator_of(text, metric, clause),
+                    "indicator": text[indicator[0] : indicator[1]] if indicator else None,
+                    "indicator_span": as_span(indicator),
                     "province": province.value,
                     "province_2025": NATIONAL if province.value == NATIONAL else self.provinces.after_merger(province.value),
                     "year": year.value,
@@ -322,8 +324,9 @@ def status_of(text: str, metric: EntitySpan, clause: tuple[int, int], sentence: 
     return "achieved"
 
 
-def indicator_of(text: str, metric: EntitySpan, clause: tuple[int, int]) -> str | None:
-    """What the figure counts: the words after it up to a verb or punctuation, else the phrase before it."""
+def indicator_span_of(text: str, metric: EntitySpan, clause: tuple[int, int]) -> tuple[int, int] | None:
+    """Where the figure's indicator stands: the words after it up to a verb or punctuation, else the phrase before
+    it (up to MAX_INDICATOR_WORDS words); None when neither has a word."""
     after = []
     for match in WORD.finditer(text, metric.end, clause[1]):
         gap = text[(after[-1].end() if after else metric.end) : match.start()]
@@ -331,7 +334,7 @@ def indicator_of(text: str, metric: EntitySpan, clause: tuple[int, int]) -> str 
             break
         after.append(match)
     if after:
-        return " ".join(m.group() for m in after)
+        return after[0].start(), after[-1].end()
     before = list(WORD.finditer(text, clause[0], metric.start))
     while before and before[-1].group().lower() in LINK_VERBS:
         before.pop()
@@ -341,4 +344,4 @@ def indicator_of(text: str, metric: EntitySpan, clause: tuple[int, int]) -> str 
         if text[match.end() : nxt].strip() or match.group().lower() in INDICATOR_STOPS or len(phrase) >= MAX_INDICATOR_WORDS:
             break
         phrase.insert(0, match)
-    return " ".join(m.group() for m in phrase) or None
+    return (phrase[0].start(), phrase[-1].end()) if phrase else None

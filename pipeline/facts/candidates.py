@@ -1,0 +1,390 @@
+"""Candidates for a figure's province and year, each described by features for the learned ranker.
+
+For a METRIC the province candidates are every LOCATION or AGENCY that names a province, the
+document's own province (title, metadata, the only one named), "Việt Nam" and null; the year
+candidates are every DATE with a year, the publication year and null. Each candidate carries
+string features (binary indicators): where it stands relative to the figure (clause, sentence,
+paragraph, heading, title), how far, what lies between (so với, từ … lên, trong khi, trong đó,
+another figure, a semicolon), the cue words around it, and what the rule linker decided, so the
+rules are knowledge the ranker weighs rather than the decision. Everything here is pure: text,
+entities and layout in, candidates out.
+"""
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+
+import regex
+
+from pipeline.facts.link import (
+    COMPARISON_MARKERS,
+    NATIONAL_BODY,
+    NATIONAL_MARKERS,
+    PROVINCE_COUNT,
+    SELF_MARKERS,
+    EntitySpan,
+    FactLinker,
+    LinkContext,
+    Resolved,
+    clause_of,
+    comparison_segments,
+    enclosing,
+    is_baseline,
+    published_year,
+    year_of,
+)
+from pipeline.labels import NATIONAL
+
+NULL = "null"
+OWN = "own"
+WORD = regex.compile(r"[\p{L}\p{M}\p{N}]+|[^\s\p{L}\p{M}\p{N}]")
+# "Hiện", "tới nay" … : a figure stated as current takes the publication year (guidelines v2, years rule 5).
+CURRENT = regex.compile(r"(?<![\p{L}])(?:đến nay|tới nay|hiện nay|hiện có|hiện|năm nay|tính đến thời điểm này|"
+                        r"đến thời điểm này|hiện tại)(?![\p{L}])", regex.IGNORECASE)
+CONTINUATION = regex.compile(r"^\s*(?:[-+•*]\s*)?(?:trong đó|cụ thể|riêng|ngoài ra|bên cạnh đó)\b", regex.IGNORECASE)
+BULLET = regex.compile(r"^\s*(?:[-+•*–]|\d+[.)]|[a-zđ][.)])\s")
+TARGET_WORDS = regex.compile(r"(?<![\p{L}])(?:phấn đấu|mục tiêu|chỉ tiêu|kế hoạch|dự kiến|hướng tới|đặt ra|sẽ)(?![\p{L}])",
+                             regex.IGNORECASE)
+NATIONAL_WORDS = regex.compile(r"(?<![\p{L}])(?:cả nước|toàn quốc|quốc gia|các bộ, ngành|bộ, ngành)(?![\p{L}])",
+                               regex.IGNORECASE)
+RANK_CUES = regex.compile(r"(?<![\p{L}])(?:xếp|đứng|vị trí|xếp hạng|thứ|top|tăng|giảm|bậc)(?![\p{L}])", regex.IGNORECASE)
+DISTANCE_BUCKETS = (0, 2, 5, 10, 20, 40, 80)
+
+
+@dataclass
+class Candidate:
+    """One possible answer for a figure's province or year, with where it was read and its features."""
+
+    value: str | int | None
+    kind: str  # mention, title, meta, document, published, national, null
+    span: tuple[int, int] | None
+    features: dict[str, float] = field(default_factory=dict)
+    evidence: str | None = None
+
+
+def bucket(distance: int) -> str:
+    for limit in DISTANCE_BUCKETS:
+        if distance <= limit:
+            return str(limit)
+    return "far"
+
+
+@dataclass
+class DocumentView:
+    """What every figure of one document shares: token starts, layout regions, comparisons, own province."""
+
+    text: str
+    entities: list[EntitySpan]
+    context: LinkContext
+    linker: FactLinker
+    token_starts: list[int] = field(init=False)
+    fenced: list[tuple[int, int]] = field(init=False)
+    own: Resolved = field(init=False)
+    published: int | None = field(init=False)
+    year_counts: dict[int, int] = field(init=False)
+    first_body_year: int | None = field(init=False)
+
+    def __post_init__(self):
+        self.token_starts = [m.start() for m in WORD.finditer(self.text)]
+        self.fenced = comparison_segments(self.text, self.context.sentences)
+        self.own = self.linker.own_province(self.text, self.entities, self.context)
+        self.published = published_year(self.context.meta)
+        self.dates = [(e, year_of(e.text)) for e in self.entities if e.label == "DATE" and year_of(e.text)]
+        self.year_counts = {}
+        for _, year in self.dates:
+            self.year_counts[year] = self.year_counts.get(year, 0) + 1
+        title_end = self.context.title[1] if self.context.title else 0
+        body = [year for e, year in self.dates if e.start >= title_end]
+        self.first_body_year = body[0] if body else None
+        self.title_years = {year for e, year in self.dates if self.in_title(e.start)}
+        self.latest_year = max((year for _, year in self.dates), default=None)
+        self.figures = [(e.start, e.end) for e in self.entities if e.label == "METRIC"]
+
+    def nearest_figure(self, span: tuple[int, int]) -> tuple[int, int] | None:
+        """The METRIC closest to `span` in characters, ties to the one after it (a figure follows its frame)."""
+        best = None
+        for start, end in self.figures:
+            distance = start - span[1] if start >= span[1] else span[0] - end
+            key = (distance, start < span[0])
+            if best is None or key < best[0]:
+                best = (key, (start, end))
+        return best[1] if best else None
+
+    def token_index(self, pos: int) -> int:
+        return bisect_right(self.token_starts, pos)
+
+    def tokens_between(self, a: int, b: int) -> int:
+        return abs(self.token_index(b) - self.token_index(a))
+
+    def in_title(self, pos: int) -> bool:
+        return bool(self.context.title and self.context.title[0] <= pos < self.context.title[1])
+
+    def paragraph_index(self, pos: int) -> int:
+        for index, (start, end) in enumerate(self.context.paragraphs):
+            if start <= pos < end:
+                return index
+        return -1
+
+
+@dataclass
+class FigureView:
+    """Regions around one figure."""
+
+    metric: EntitySpan
+    sentence: tuple[int, int]
+    clause: tuple[int, int]
+    paragraph: tuple[int, int]
+    paragraph_index: int
+
+
+def figure_view(doc: DocumentView, metric: EntitySpan) -> FigureView:
+    sentence = enclosing(doc.context.sentences, metric.start) or (metric.start, metric.end)
+    paragraph = enclosing(doc.context.paragraphs, metric.start) or sentence
+    return FigureView(metric, sentence, clause_of(doc.text, sentence, metric.start), paragraph,
+                      doc.paragraph_index(metric.start))
+
+
+def between_features(doc: DocumentView, fig: FigureView, span: tuple[int, int], prefix: str) -> dict[str, float]:
+    """What lies between a mention and the figure."""
+    a, b = (span[1], fig.metric.start) if span[1] <= fig.metric.start else (fig.metric.end, span[0])
+    gap = doc.text[a:b]
+    lowered = gap.lower()
+    features = {}
+    for name, present in (
+        ("semicolon", ";" in gap),
+        ("newline", "\n" in gap),
+        ("colon", ":" in gap),
+        ("bracket", "(" in gap or ")" in gap),
+        ("so_voi", "so với" in lowered),
+        ("trong_khi", "trong khi" in lowered),
+        ("trong_do", "trong đó" in lowered),
+        ("len", regex.search(r"(?<![\p{L}])lên(?![\p{L}])", lowered) is not None),
+        ("comparison", COMPARISON_MARKERS.search(gap) is not None),
+        ("sentence_end", regex.search(r"[.!?]\s", gap) is not None),
+    ):
+        if present:
+            features[f"{prefix}between:{name}"] = 1.0
+    figures = sum(1 for e in doc.entities if e.label == "METRIC" and a <= e.start and e.end <= b)
+    dates = sum(1 for e, _ in doc.dates if a <= e.start and e.end <= b)
+    features[f"{prefix}between:figures={min(figures, 3)}"] = 1.0
+    features[f"{prefix}between:dates={min(dates, 2)}"] = 1.0
+    return features
+
+
+def position_features(doc: DocumentView, fig: FigureView, span: tuple[int, int], prefix: str) -> dict[str, float]:
+    """Where a mention stands relative to the figure: region, side, distance, and whether it opens its clause."""
+    start, end = span
+    if fig.clause[0] <= start and end <= fig.clause[1]:
+        region = "clause"
+    elif fig.sentence[0] <= start and end <= fig.sentence[1]:
+        region = "sentence"
+    elif fig.paragraph[0] <= start and end <= fig.paragraph[1]:
+        region = "paragraph"
+    elif doc.in_title(start):
+        region = "title"
+    else:
+        steps = fig.paragraph_index - doc.paragraph_index(start)
+        region = f"paragraph-{min(steps, 3)}" if steps > 0 else "later"
+    side = "before" if end <= fig.metric.start else "after"
+    distance = doc.tokens_between(end if side == "before" else start, fig.metric.start if side == "before" else fig.metric.end)
+    features = {
+        f"{prefix}region={region}": 1.0,
+        f"{prefix}side={side}": 1.0,
+        f"{prefix}region_side={region}:{side}": 1.0,
+        f"{prefix}distance={bucket(distance)}": 1.0,
+    }
+    if region in ("clause", "sentence", "paragraph"):
+        features[f"{prefix}distance_in_region={region}:{bucket(distance)}"] = 1.0
+    host = enclosing(doc.context.sentences, start)
+    if host and doc.tokens_between(host[0], start) <= 3:
+        features[f"{prefix}opens_sentence"] = 1.0
+        features[f"{prefix}opens_sentence:{region}"] = 1.0
+    paragraph = enclosing(doc.context.paragraphs, start)
+    if paragraph and doc.tokens_between(paragraph[0], start) <= 3:
+        features[f"{prefix}opens_paragraph:{region}"] = 1.0
+        line_end = doc.text.find("\n", start)
+        line = doc.text[paragraph[0] : line_end if line_end >= 0 else paragraph[1]].rstrip()
+        if line.endswith(":"):
+            features[f"{prefix}heading_lead"] = 1.0
+            features[f"{prefix}heading_lead:{region}"] = 1.0
+    if region not in ("title", "later"):
+        features.update(between_features(doc, fig, span, prefix))
+        if doc.nearest_figure(span) != (fig.metric.start, fig.metric.end):
+            features[f"{prefix}nearer_figure:{region}"] = 1.0
+    return features
+
+
+def figure_features(doc: DocumentView, fig: FigureView) -> dict[str, float]:
+    """Features of the figure itself, shared by all its candidates (crossed with the candidate kind)."""
+    text = doc.text
+    features = {}
+    paragraph_text = text[fig.paragraph[0] : fig.paragraph[1]]
+    if CONTINUATION.match(text[fig.sentence[0] : fig.sentence[1]]) or CONTINUATION.match(paragraph_text):
+        features["fig:continuation"] = 1.0
+    if BULLET.match(paragraph_text):
+        features["fig:bullet"] = 1.0
+    if fig.paragraph_index <= 2:
+        features["fig:early_paragraph"] = 1.0
+    if doc.in_title(fig.metric.start):
+        features["fig:in_title"] = 1.0
+    before = text[fig.sentence[0] : fig.metric.start]
+    if TARGET_WORDS.search(before):
+        features["fig:target_cue"] = 1.0
+    if RANK_CUES.search(text[max(fig.clause[0], fig.metric.start - 20) : fig.metric.end]):
+        features["fig:rank_cue"] = 1.0
+    return features
+
+
+def cross(base: dict[str, float], prefix: str) -> dict[str, float]:
+    return {f"{prefix}&{key}": value for key, value in base.items()}
+
+
+def province_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[Candidate]:
+    """Province candidates of one figure; the rule linker's choice (`rule`) is a feature of each."""
+    text = doc.text
+    metric = fig.metric
+    shared = figure_features(doc, fig)
+    clause_text = text[fig.clause[0] : fig.clause[1]]
+    sentence_text = text[fig.sentence[0] : fig.sentence[1]]
+    lowered_sentence = sentence_text.lower()
+    candidates: list[Candidate] = []
+    named_in_sentence = set()
+    own_fence = [f for f in doc.fenced if f[0] <= metric.start < f[1]]
+    for entity in doc.entities:
+        if entity.label not in ("LOCATION", "AGENCY"):
+            continue
+        province = doc.linker.province_of_entity(entity)
+        if not province:
+            continue
+        span = (entity.start, entity.end)
+        if fig.sentence[0] <= entity.start < fig.sentence[1]:
+            named_in_sentence.add(province)
+        features = {"kind=mention": 1.0, f"label={entity.label}": 1.0}
+        features.update(position_features(doc, fig, span, ""))
+        in_fence = any(f[0] <= entity.start < f[1] for f in doc.fenced)
+        if in_fence and not any(f[0] <= entity.start < f[1] for f in own_fence):
+            features["fenced_other"] = 1.0
+        if in_fence and any(f[0] <= entity.start < f[1] for f in own_fence):
+            features["fenced_same"] = 1.0
+        after = text[entity.end : metric.start]
+        if span[1] <= metric.start and regex.fullmatch(r"\s*[(:]\s*", after):
+            features["list_item_of"] = 1.0
+        if span[1] <= metric.start and regex.fullmatch(r"[^.;()\n]{0,40}", after) and "," not in after:
+            features["near_subject"] = 1.0
+        if province == doc.own.value:
+            features["is_own"] = 1.0
+        candidates.append(Candidate(province, "mention", span, features,
+                                    "agency" if entity.label == "AGENCY" else None))
+    if doc.own.value:
+        features = {"kind=own": 1.0, f"own_source={doc.own.evidence}": 1.0}
+        if any(marker in lowered_sentence for marker in SELF_MARKERS):
+            features["self_marker"] = 1.0
+        candidates.append(Candidate(doc.own.value, "own", doc.own.span, features, doc.own.evidence))
+    national = {"kind=national": 1.0}
+    if any(marker in clause_text.lower() for marker in NATIONAL_MARKERS):
+        national["national_marker:clause"] = 1.0
+    elif NATIONAL_WORDS.search(sentence_text):
+        national["national_marker:sentence"] = 1.0
+    if PROVINCE_COUNT.match(text[metric.end : fig.clause[1]]):
+        national["province_count"] = 1.0
+    bodies = [e for e in doc.entities if e.label == "AGENCY" and fig.sentence[0] <= e.start < fig.sentence[1]
+              and NATIONAL_BODY.match(e.text)]
+    if bodies:
+        national["national_body:sentence"] = 1.0
+        if any(fig.clause[0] <= e.start < fig.clause[1] for e in bodies):
+            national["national_body:clause"] = 1.0
+    if any(e.label == "LOCATION" and e.text == NATIONAL and fig.sentence[0] <= e.start < fig.sentence[1]
+           for e in doc.entities):
+        national["viet_nam:sentence"] = 1.0
+    if not doc.own.value:
+        national["no_own_province"] = 1.0
+    candidates.append(Candidate(NATIONAL, "national", (bodies[0].start, bodies[0].end) if bodies else None, national,
+                                "agency" if bodies else "sentence"))
+    null = {"kind=null": 1.0, f"named_in_sentence={min(len(named_in_sentence), 3)}": 1.0}
+    if not doc.own.value:
+        null["no_own_province"] = 1.0
+    candidates.append(Candidate(None, "null", None, null, None))
+    for candidate in candidates:
+        candidate.features["bias"] = 1.0
+        kind = candidate.kind
+        if candidate.value == rule.value:
+            candidate.features["rule_choice"] = 1.0
+            candidate.features[f"rule_choice&evidence={rule.evidence}"] = 1.0
+        candidate.features[f"named_in_sentence={min(len(named_in_sentence), 3)}&kind={kind}"] = 1.0
+        candidate.features.update(cross(shared, f"kind={kind}"))
+    return candidates
+
+
+def year_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[Candidate]:
+    """Year candidates of one figure; the rule linker's choice (`rule`) is a feature of each."""
+    text = doc.text
+    metric = fig.metric
+    shared = figure_features(doc, fig)
+    candidates: list[Candidate] = []
+    for entity, year in doc.dates:
+        span = (entity.start, entity.end)
+        features = {"kind=mention": 1.0}
+        features.update(position_features(doc, fig, span, ""))
+        lead = text[max(0, entity.start - 14) : entity.start].lower()
+        for name, pattern in (("so_voi", r"so với\s*(?:cùng kỳ\s*)?(?:cuối\s*)?$"), ("tu", r"(?<![\p{L}])từ\s*$"),
+                              ("den", r"(?<![\p{L}])(?:đến|tới)(?:\s*hết)?\s*$"), ("len", r"(?<![\p{L}])lên\s*$"),
+                              ("trong", r"(?<![\p{L}])trong\s*$"), ("tam_nhin", r"tầm nhìn\s*(?:đến\s*)?$")):
+            if regex.search(pattern, lead):
+                features[f"lead={name}"] = 1.0
+        if is_baseline(text, entity):
+            features["baseline"] = 1.0
+        lowered = entity.text.lower()
+        if lowered.startswith("giai đoạn") or regex.search(r"\d{4}\s*[-–]\s*\d{4}", entity.text):
+            features["period"] = 1.0
+        if regex.match(r"(?:ngày|tháng|quý|\d{1,2}[/-])", lowered):
+            features["precise_date"] = 1.0
+        if span[0] >= metric.end and doc.tokens_between(metric.end, span[0]) <= 2:
+            features["right_after_figure"] = 1.0
+        if doc.published is not None:
+            features["vs_published=" + ("same" if year == doc.published else "later" if year > doc.published else "earlier")] = 1.0
+        if year in doc.title_years:
+            features["title_year"] = 1.0
+        if year == doc.first_body_year:
+            features["first_body_year"] = 1.0
+        features[f"year_count={min(doc.year_counts.get(year, 0), 4)}"] = 1.0
+        if doc.latest_year - year > 5:
+            features["long_before_latest"] = 1.0
+        features[f"decade={year // 10 * 10}"] = 1.0
+        target_figure = "target" if shared.get("fig:target_cue") else "result"
+        for key in [k for k in features if k.startswith("lead=")]:
+            features[f"{key}&fig={target_figure}"] = 1.0
+        candidates.append(Candidate(year, "mention", span, features,
+                                    "sentence" if features.get("region=clause") or features.get("region=sentence")
+                                    else "title" if features.get("region=title") else "paragraph"))
+    if doc.published is not None:
+        features = {"kind=published": 1.0}
+        sentence_before = text[fig.sentence[0] : metric.start]
+        paragraph_before = text[fig.paragraph[0] : metric.start]
+        if CURRENT.search(text[fig.clause[0] : fig.clause[1]]):
+            features["current:clause"] = 1.0
+        elif CURRENT.search(text[fig.sentence[0] : fig.sentence[1]]):
+            features["current:sentence"] = 1.0
+        elif CURRENT.search(paragraph_before):
+            features["current:paragraph_before"] = 1.0
+        if CURRENT.search(sentence_before):
+            features["current:before_in_sentence"] = 1.0
+        if not doc.dates:
+            features["no_dates"] = 1.0
+        if doc.published in doc.year_counts:
+            features["published_named"] = 1.0
+        candidates.append(Candidate(doc.published, "published", None, features, "published"))
+    null = {"kind=null": 1.0, f"doc_dates={min(len(doc.dates), 3)}": 1.0}
+    if doc.published is None:
+        null["no_published"] = 1.0
+    if CURRENT.search(text[fig.sentence[0] : fig.sentence[1]]):
+        null["current:sentence"] = 1.0
+    candidates.append(Candidate(None, "null", None, null, None))
+    years_in_sentence = {year for e, year in doc.dates if fig.sentence[0] <= e.start < fig.sentence[1]}
+    for candidate in candidates:
+        candidate.features["bias"] = 1.0
+        kind = candidate.kind
+        if candidate.value == rule.value:
+            candidate.features["rule_choice"] = 1.0
+            candidate.features[f"rule_choice&evidence={rule.evidence}"] = 1.0
+        candidate.features[f"years_in_sentence={min(len(years_in_sentence), 2)}&kind={kind}"] = 1.0
+        candidate.features.update(cross(shared, f"kind={kind}"))
+    return candidates

@@ -1,0 +1,164 @@
+"""Indicator spans: a CRF over the tokens of a figure's sentence, conditioned on where the figure stands.
+
+Each figure gives one sequence: the syllable and punctuation tokens of its sentence, clipped to a
+window around the figure. A token's features say what it is (word, shape, the label of an entity it is
+in), where it is relative to the figure (side, distance, punctuation crossed on the way), its
+neighbours, and whether the rule heuristic (`pipeline.facts.link.indicator_span_of`) would take it. The
+CRF tags B/I/O; the tagged span nearest the figure is the indicator, none is a null indicator.
+"""
+
+from pathlib import Path
+
+import pycrfsuite
+import regex
+
+from pipeline.errors import ModelError
+from pipeline.facts.link import INDICATOR_STOPS
+
+TOKEN = regex.compile(r"[\p{L}\p{M}\p{N}]+(?:[.,/%][\p{N}]+)*%?|[^\s\p{L}\p{M}\p{N}]")
+WINDOW = 40
+STOP_PUNCT = set(",;:()[]-–")
+
+
+def shape(token: str) -> str:
+    if regex.fullmatch(r"[\p{N}.,/%]+", token):
+        return "num"
+    if not regex.match(r"[\p{L}\p{N}]", token):
+        return "punct"
+    return "cap" if token[0].isupper() else "low"
+
+
+def offset_bucket(distance: int) -> str:
+    for limit in (1, 2, 3, 5, 8, 12, 20):
+        if distance <= limit:
+            return str(limit)
+    return "far"
+
+
+def sentence_tokens(text: str, sentence: tuple[int, int], metric: tuple[int, int]) -> list[tuple[int, int]]:
+    """Tokens of `sentence` within WINDOW tokens of the metric, the metric's own tokens included."""
+    tokens = [(m.start(), m.end()) for m in TOKEN.finditer(text, sentence[0], sentence[1])]
+    inside = [i for i, (s, e) in enumerate(tokens) if s < metric[1] and e > metric[0]]
+    if not inside:
+        return tokens
+    return tokens[max(0, inside[0] - WINDOW) : inside[-1] + 1 + WINDOW]
+
+
+def token_labels(tokens: list[tuple[int, int]], entities: list[tuple[int, int, str]]) -> list[str]:
+    """The label of the entity each token lies in, or "O"."""
+    labels = []
+    for start, end in tokens:
+        labels.append(next((label for s, e, label in entities if s <= start and end <= e), "O"))
+    return labels
+
+
+def token_features(text: str, tokens: list[tuple[int, int]], metric: tuple[int, int],
+                   entities: list[tuple[int, int, str]], rule_span: tuple[int, int] | None) -> list[list[str]]:
+    """CRF features of each token (see the module docstring); `entities` are the document's (start, end, label)."""
+    words = [text[s:e].lower() for s, e in tokens]
+    labels = token_labels(tokens, [e for e in entities if e[1] > tokens[0][0] and e[0] < tokens[-1][1]] if tokens else [])
+    fig = [i for i, (s, e) in enumerate(tokens) if s < metric[1] and e > metric[0]]
+    first, last = (fig[0], fig[-1]) if fig else (len(tokens), len(tokens))
+    features = []
+    for i, (start, end) in enumerate(tokens):
+        word = words[i]
+        if first <= i <= last:
+            features.append(["fig", "bias"])
+            continue
+        side = "b" if i < first else "a"
+        distance = first - i if side == "b" else i - last
+        crossed_range = range(i + 1, first) if side == "b" else range(last + 1, i)
+        crossed = [words[j] for j in crossed_range]
+        punct = [w for w in crossed if w in STOP_PUNCT]
+        f = [
+            "bias", f"w={word}", f"shape={shape(text[start:end])}", f"side={side}",
+            f"dist={side}{offset_bucket(distance)}", f"punct={side}{min(len(punct), 2)}",
+            f"w|side={word}|{side}", f"ent={labels[i]}",
+        ]
+        if punct:
+            f.append(f"last_punct={side}{punct[-1] if side == 'a' else punct[0]}")
+        if ":" in crossed:
+            f.append(f"colon_crossed={side}")
+        if any(labels[j] == "METRIC" for j in crossed_range):
+            f.append(f"figure_crossed={side}")
+        f.extend(f"crossed={side}{w}" for w in set(crossed) & INDICATOR_STOPS)
+        for offset in (-2, -1, 1, 2):
+            j = i + offset
+            if 0 <= j < len(tokens):
+                neighbour = "FIG" if first <= j <= last else words[j]
+                f.append(f"w[{offset}]={neighbour}")
+        if i > 0:
+            f.append(f"bigram={words[i - 1]}|{word}")
+        if rule_span and rule_span[0] <= start and end <= rule_span[1]:
+            f.append("rule")
+        if i == 0:
+            f.append("sentence_start")
+        features.append(f)
+    return features
+
+
+def span_tags(tokens: list[tuple[int, int]], span: tuple[int, int] | None) -> list[str]:
+    tags = []
+    for start, end in tokens:
+        if span and span[0] <= start and end <= span[1]:
+            tags.append("I" if tags and tags[-1] in ("B", "I") else "B")
+        else:
+            tags.append("O")
+    return tags
+
+
+def tagged_span(tokens: list[tuple[int, int]], tags: list[str], text: str, metric: tuple[int, int]) -> tuple[int, int] | None:
+    """The B/I span nearest the metric, trimmed of edge punctuation; None when nothing is tagged."""
+    spans, current = [], None
+    for (start, end), tag in zip(tokens, tags):
+        if tag == "B" or (tag == "I" and current is None):
+            if current:
+                spans.append(current)
+            current = [start, end]
+        elif tag == "I":
+            current[1] = end
+        elif current:
+            spans.append(current)
+            current = None
+    if current:
+        spans.append(current)
+    trimmed = []
+    for start, end in spans:
+        piece = text[start:end]
+        lead = len(piece) - len(regex.sub(r"^[\s\p{P}]+", "", piece))
+        tail = len(piece) - len(regex.sub(r"[\s\p{P}]+$", "", piece))
+        if start + lead < end - tail:
+            trimmed.append((start + lead, end - tail))
+    if not trimmed:
+        return None
+    return min(trimmed, key=lambda s: metric[0] - s[1] if s[1] <= metric[0] else s[0] - metric[1])
+
+
+class IndicatorTagger:
+    """A trained python-crfsuite model that tags indicator spans."""
+
+    def __init__(self, tagger: pycrfsuite.Tagger):
+        self.tagger = tagger
+
+    @classmethod
+    def train(cls, sequences: list[tuple[list[list[str]], list[str]]], path: Path, c1: float = 0.05, c2: float = 0.01,
+              max_iterations: int = 150) -> "IndicatorTagger":
+        trainer = pycrfsuite.Trainer(verbose=False)
+        for features, tags in sequences:
+            trainer.append(features, tags)
+        trainer.set_params({"c1": c1, "c2": c2, "max_iterations": max_iterations,
+                            "feature.possible_transitions": True})
+        trainer.train(str(path))
+        return cls.load(path)
+
+    @classmethod
+    def load(cls, path: Path) -> "IndicatorTagger":
+        tagger = pycrfsuite.Tagger()
+        try:
+            tagger.open(str(path))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{path}: cannot read the indicator model ({exc}); rebuild it with `vipie train`") from exc
+        return cls(tagger)
+
+    def tag(self, features: list[list[str]]) -> list[str]:
+        return self.tagger.tag(features) if features else []

@@ -1,0 +1,105 @@
+"""Rule linker against learned linker on held-out writers, a learning curve, and variants to choose defaults.
+
+    python scripts/linker_report.py --gold annotations/seeds/gold.jsonl --gold annotations/composed/*.jsonl \\
+        --splits annotations/splits.json [--variants] [--json metrics/linker.json]
+
+Every score is oracle linking: gold entities in, so the table measures the linker alone (`vipie evaluate
+--model` gives end-to-end figures). The learned linker is trained on the train split only; the learning
+curve trains it on the first 25/50/100% of the train documents in a fixed order (SHA-1 of the id).
+`--variants` adds the candidate settings to choose among on dev (regularisation, rule features off).
+"""
+
+import argparse
+import hashlib
+import json
+import tempfile
+from pathlib import Path
+
+from pipeline.evaluate import fact_scores
+from pipeline.facts.learned import LearnedLinker, linker_training_data
+from pipeline.facts.indicator import IndicatorTagger
+from pipeline.facts.link import EntitySpan, FactLinker
+from pipeline.facts.ranker import CandidateRanker
+from pipeline.provinces import default_resolver
+from pipeline.train import layout_contexts, split_documents
+
+EVALUATED = ("dev", "test_writer", "test")
+
+
+def scores(linker: FactLinker, learned: LearnedLinker | None, structured) -> dict:
+    pairs = []
+    for gold, context in structured:
+        entities = [EntitySpan(e["start"], e["end"], e["label"], e["text"]) for e in gold["entities"]]
+        facts = linker.link_facts(gold["text"], entities, context)
+        if learned is not None:
+            facts = learned.refine(linker, gold["text"], entities, context, facts)
+        pairs.append((gold, {**gold, "facts": facts}))
+    report = fact_scores(pairs)
+    return {"facts": report["matched_metrics"], "province": report["accuracy"]["province"],
+            "year": report["accuracy"]["year"], "fact_f1": report["fact_level"]["f1"],
+            "indicator_token_f1": report["indicator_span"]["token_f1"],
+            "indicator_exact": report["indicator_span"]["exact"],
+            "year_by_evidence": {k: v["accuracy"] for k, v in report["by_evidence"]["year"].items()},
+            "province_by_evidence": {k: v["accuracy"] for k, v in report["by_evidence"]["province"].items()}}
+
+
+def without(groups, prefix: str):
+    """Candidate groups with the features starting with `prefix` removed (a variant without them)."""
+    for candidates, _ in groups:
+        for candidate in candidates:
+            candidate.features = {k: v for k, v in candidate.features.items() if not k.startswith(prefix)}
+    return groups
+
+
+def train(linker, structured, c: float, drop_rule_features: bool, folder: Path) -> LearnedLinker:
+    province, year, sequences = linker_training_data(structured, linker)
+    if drop_rule_features:
+        province, year = without(province, "rule_choice"), without(year, "rule_choice")
+    return LearnedLinker(CandidateRanker.train(province, c), CandidateRanker.train(year, c),
+                         IndicatorTagger.train(sequences, folder / "indicator.crfsuite"))
+
+
+def order(doc: dict) -> str:
+    return hashlib.sha1(doc["id"].encode()).hexdigest()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gold", nargs="+", type=Path, action="extend", required=True)
+    parser.add_argument("--splits", type=Path, required=True)
+    parser.add_argument("--variants", action="store_true")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    grouped = split_documents(args.gold, json.loads(args.splits.read_text(encoding="utf-8")))
+    structured = {name: layout_contexts(docs) for name, docs in grouped.items()}
+    linker = FactLinker(default_resolver())
+    train_docs = sorted(structured["train"], key=lambda pair: order(pair[0]))
+    runs = {"rules": None}
+    with tempfile.TemporaryDirectory() as tmp:
+        for share in (0.25, 0.5, 1.0):
+            subset = train_docs[: max(1, round(share * len(train_docs)))]
+            folder = Path(tmp) / f"share{share}"
+            folder.mkdir()
+            runs[f"learned {int(share * 100)}% ({len(subset)} docs)"] = train(linker, subset, 1.0, False, folder)
+        if args.variants:
+            for c, drop in ((0.3, False), (3.0, False), (1.0, True)):
+                folder = Path(tmp) / f"c{c}{drop}"
+                folder.mkdir()
+                name = f"learned C={c}" + (" without rule features" if drop else "")
+                runs[name] = train(linker, train_docs, c, drop, folder)
+        results = {name: {split: scores(linker, learned, structured[split]) for split in EVALUATED if structured.get(split)}
+                   for name, learned in runs.items()}
+    print("| linker | split | facts | province | year | fact F1 | indicator token F1 | indicator exact |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, by_split in results.items():
+        for split, s in by_split.items():
+            print(f"| {name} | {split} | {s['facts']} | {s['province']:.3f} | {s['year']:.3f} | {s['fact_f1']:.3f} | "
+                  f"{s['indicator_token_f1']:.3f} | {s['indicator_exact']:.3f} |")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,217 @@
+"""The learned linker: candidates for each guidelines-v2 case, training and reloading, bad model files."""
+
+import json
+import shutil
+
+import pytest
+
+from pipeline.errors import ModelError
+from pipeline.facts.candidates import DocumentView, figure_view, province_candidates, year_candidates
+from pipeline.facts.learned import INDICATOR_FILE, LINKER_FILE, LearnedLinker, train_linker
+from pipeline.facts.link import EntitySpan, FactLinker, Resolved
+from pipeline.labels import NATIONAL
+from pipeline.provinces import default_resolver
+from pipeline.train import layout_contexts
+
+
+def document(text: str, spans: list[tuple[str, str]], meta: dict | None = None, facts: list[dict] | None = None) -> dict:
+    """A gold-like document: each (label, fragment) is found after the previous one."""
+    entities, cursor = [], 0
+    for label, fragment in spans:
+        start = text.index(fragment, cursor)
+        entities.append({"start": start, "end": start + len(fragment), "label": label, "text": fragment})
+        cursor = start + len(fragment)
+    return {"id": "t", "text": text, "meta": meta or {}, "entities": entities, "facts": facts or []}
+
+
+def candidates_of(text, spans, figure, meta=None):
+    """(province candidates, year candidates) of the METRIC `figure`, with the rule linker's choice as input."""
+    gold, context = layout_contexts([document(text, spans, meta)])[0]
+    entities = [EntitySpan(e["start"], e["end"], e["label"], e["text"]) for e in gold["entities"]]
+    linker = FactLinker(default_resolver())
+    view = DocumentView(text, entities, context, linker)
+    metric = next(e for e in entities if e.label == "METRIC" and e.text == figure)
+    fig = figure_view(view, metric)
+    return province_candidates(view, fig, Resolved()), year_candidates(view, fig, Resolved())
+
+
+def by_value(candidates, value, kind=None):
+    return [c for c in candidates if c.value == value and (kind is None or c.kind == kind)]
+
+
+def test_candidates_always_include_national_and_null_and_the_publication_year_when_known():
+    provinces, years = candidates_of("Tỉnh đã cấp 500 tài khoản.", [("METRIC", "500")], "500", {"published": "2024-05-01"})
+    assert [c.kind for c in provinces] == ["national", "null"]
+    assert {(c.kind, c.value) for c in years} == {("published", 2024), ("null", None)}
+    _, years = candidates_of("Tỉnh đã cấp 500 tài khoản.", [("METRIC", "500")], "500")
+    assert [c.kind for c in years] == ["null"]
+
+
+def test_rank_belongs_to_the_ranked_province():
+    provinces, _ = candidates_of("Năm 2023, Yên Bái xếp thứ 44/63 tỉnh, thành phố.",
+                                 [("DATE", "Năm 2023"), ("LOCATION", "Yên Bái"), ("METRIC", "thứ 44/63")], "thứ 44/63")
+    ranked = by_value(provinces, "Yên Bái", "mention")[0]
+    assert {"near_subject", "region=clause", "side=before"} <= set(ranked.features)
+    assert "kind=mention&fig:rank_cue" in ranked.features
+
+
+def test_list_items_belong_to_the_name_they_follow():
+    text = "Tỷ lệ hồ sơ trực tuyến cao nhất là Bình Phước (71,2%), Tây Ninh (58,4%)."
+    spans = [("LOCATION", "Bình Phước"), ("METRIC", "71,2%"), ("LOCATION", "Tây Ninh"), ("METRIC", "58,4%")]
+    provinces, _ = candidates_of(text, spans, "58,4%")
+    assert "list_item_of" in by_value(provinces, "Tây Ninh")[0].features
+    assert "list_item_of" not in by_value(provinces, "Bình Phước")[0].features
+    assert "between:figures=1" in by_value(provinces, "Bình Phước")[0].features
+
+
+def test_a_ministrys_own_figure_and_a_count_of_provinces_are_national_cues():
+    provinces, _ = candidates_of("Bộ Tài chính đạt 96,3% hồ sơ trực tuyến.", [("AGENCY", "Bộ Tài chính"), ("METRIC", "96,3%")],
+                                 "96,3%")
+    assert "national_body:clause" in by_value(provinces, NATIONAL)[0].features
+    provinces, _ = candidates_of("Đến nay 63/63 tỉnh, thành phố đã kết nối.", [("METRIC", "63/63")], "63/63")
+    assert "province_count" in by_value(provinces, NATIONAL)[0].features
+
+
+def test_a_figure_shared_by_several_provinces_tells_the_null_candidate():
+    text = "Hà Nam, Ninh Bình, Thái Bình đạt trên 0,5 điểm."
+    spans = [("LOCATION", "Hà Nam"), ("LOCATION", "Ninh Bình"), ("LOCATION", "Thái Bình"), ("METRIC", "trên 0,5 điểm")]
+    provinces, _ = candidates_of(text, spans, "trên 0,5 điểm")
+    assert "named_in_sentence=3" in by_value(provinces, None, "null")[0].features
+
+
+def test_own_province_from_the_title_with_a_self_reference():
+    text = "Lào Cai đẩy mạnh chuyển đổi số\nToàn tỉnh có 120 tổ công nghệ số cộng đồng."
+    provinces, _ = candidates_of(text, [("LOCATION", "Lào Cai"), ("METRIC", "120")], "120")
+    own = by_value(provinces, "Lào Cai", "own")[0]
+    assert {"own_source=title", "self_marker"} <= set(own.features)
+
+
+def test_change_from_a_to_b_gives_each_figure_its_own_year():
+    text = "Tỷ lệ hồ sơ trực tuyến tăng từ 45% năm 2019 lên gần 90% năm 2023."
+    spans = [("METRIC", "45%"), ("DATE", "năm 2019"), ("METRIC", "gần 90%"), ("DATE", "năm 2023")]
+    _, years = candidates_of(text, spans, "45%")
+    assert "right_after_figure" in by_value(years, 2019)[0].features
+    assert "right_after_figure" not in by_value(years, 2023)[0].features
+    _, years = candidates_of(text, spans, "gần 90%")
+    assert "right_after_figure" in by_value(years, 2023)[0].features
+    assert {"between:len", "side=before"} <= set(by_value(years, 2019)[0].features)
+
+
+def test_a_baseline_year_is_marked():
+    text = "So với năm 2022, chỉ số tăng 0,05 điểm."
+    _, years = candidates_of(text, [("DATE", "năm 2022"), ("METRIC", "0,05 điểm")], "0,05 điểm")
+    assert {"baseline", "lead=so_voi"} <= set(by_value(years, 2022)[0].features)
+
+
+def test_a_heading_frames_the_list_below_it():
+    text = "Báo cáo của tỉnh\nKết quả năm 2021:\n- Tỷ lệ hồ sơ trực tuyến: 45%\n- Số tài khoản: 1.200"
+    _, years = candidates_of(text, [("DATE", "năm 2021"), ("METRIC", "45%"), ("METRIC", "1.200")], "1.200")
+    heading = by_value(years, 2021)[0]
+    assert "heading_lead" in heading.features
+    assert any(key.startswith("region=paragraph-") for key in heading.features)
+
+
+def test_a_dated_total_frames_its_breakdown():
+    text = "Năm 2022, tỉnh cấp 2.140 tài khoản, trong đó 1.870 tài khoản đã kích hoạt."
+    _, years = candidates_of(text, [("DATE", "Năm 2022"), ("METRIC", "2.140"), ("METRIC", "1.870")], "1.870")
+    total = by_value(years, 2022)[0]
+    assert {"opens_sentence", "between:trong_do", "between:figures=1"} <= set(total.features)
+
+
+def test_the_titles_year_and_the_publication_year_for_current_figures():
+    text = "Tuyên Quang: kết quả chuyển đổi số năm 2023\nTới nay, tỉnh có 120 tổ công nghệ số."
+    _, years = candidates_of(text, [("LOCATION", "Tuyên Quang"), ("DATE", "năm 2023"), ("METRIC", "120")], "120",
+                             {"published": "2024-01-10"})
+    title = by_value(years, 2023)[0]
+    assert {"title_year", "region=title"} <= set(title.features)
+    assert "current:clause" in by_value(years, 2024, "published")[0].features
+
+
+def test_a_plan_period_and_a_target_year_are_marked():
+    text = "Giai đoạn 2021-2025, tỉnh phấn đấu đến năm 2025 đạt 80% hồ sơ trực tuyến."
+    spans = [("DATE", "Giai đoạn 2021-2025"), ("DATE", "năm 2025"), ("METRIC", "80%")]
+    _, years = candidates_of(text, spans, "80%")
+    period, target = by_value(years, 2025)
+    assert "period" in period.features and "lead=den" in target.features
+    assert "kind=mention&fig:target_cue" in target.features
+
+
+GOLD_DOCS = [
+    document("Năm 2022, tỉnh Lào Cai cấp 2.140 tài khoản thư điện tử.",
+             [("DATE", "Năm 2022"), ("LOCATION", "tỉnh Lào Cai"), ("METRIC", "2.140")],
+             facts=[{"metric": {"start": 27, "end": 32}, "province": "Lào Cai", "year": 2022,
+                     "indicator_span": {"start": 33, "end": 55}}]),
+    document("Bộ Tài chính đạt 96,3% hồ sơ trực tuyến năm 2021.",
+             [("AGENCY", "Bộ Tài chính"), ("METRIC", "96,3%"), ("DATE", "năm 2021")],
+             facts=[{"metric": {"start": 17, "end": 22}, "province": NATIONAL, "year": 2021,
+                     "indicator_span": {"start": 23, "end": 39}}]),
+    document("Hiện nay, Cà Mau có 300 tổ công nghệ số.", [("LOCATION", "Cà Mau"), ("METRIC", "300")],
+             {"published": "2023-06-01"},
+             facts=[{"metric": {"start": 20, "end": 23}, "province": "Cà Mau", "year": 2023,
+                     "indicator_span": {"start": 24, "end": 39}}]),
+    document("Tỉnh có 12 xã đạt chuẩn.", [("METRIC", "12")],
+             facts=[{"metric": {"start": 8, "end": 10}, "province": None, "year": None, "indicator_span": None}]),
+]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("linker")
+    linker = FactLinker(default_resolver())
+    learned = train_linker(layout_contexts(GOLD_DOCS), linker, folder)
+    return folder, linker, learned
+
+
+def refined(learned, linker):
+    out = []
+    for gold, context in layout_contexts(GOLD_DOCS):
+        entities = [EntitySpan(e["start"], e["end"], e["label"], e["text"]) for e in gold["entities"]]
+        out.append(learned.refine(linker, gold["text"], entities, context, linker.link_facts(gold["text"], entities, context)))
+    return out
+
+
+def test_gold_doc_offsets_are_what_the_facts_say():
+    for doc in GOLD_DOCS:
+        for fact in doc["facts"]:
+            metric = next(e for e in doc["entities"] if e["label"] == "METRIC")
+            assert (fact["metric"]["start"], fact["metric"]["end"]) == (metric["start"], metric["end"])
+
+
+def test_trained_linker_fits_its_training_facts_and_reloads_to_the_same_predictions(trained):
+    folder, linker, learned = trained
+    before = refined(learned, linker)
+    assert [(f["province"], f["year"]) for facts in before for f in facts] == \
+        [("Lào Cai", 2022), (NATIONAL, 2021), ("Cà Mau", 2023), (None, None)]
+    assert all(0.0 < f["score"] <= 1.0 for facts in before for f in facts)
+    assert refined(LearnedLinker.load(folder), linker) == before
+
+
+def test_a_missing_linker_file_is_a_clear_error(trained, tmp_path):
+    folder = tmp_path / "linker"
+    shutil.copytree(trained[0], folder)
+    (folder / LINKER_FILE).unlink()
+    with pytest.raises(ModelError, match="no linker.json; the model's learned linker is missing"):
+        LearnedLinker.load(folder)
+
+
+def test_a_corrupt_indicator_model_is_refused_before_it_is_read(trained, tmp_path):
+    folder = tmp_path / "linker"
+    shutil.copytree(trained[0], folder)
+    data = bytearray((folder / INDICATOR_FILE).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (folder / INDICATOR_FILE).write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="checksum differs"):
+        LearnedLinker.load(folder)
+
+
+@pytest.mark.parametrize("content", ["{not json", json.dumps({"format": "other"}),
+                                     json.dumps({"format": "vipie-linker/1", "province": {"weights": {"a": "x"}}})])
+def test_a_corrupt_linker_file_is_a_clear_error(trained, tmp_path, content):
+    folder = tmp_path / "linker"
+    shutil.copytree(trained[0], folder)
+    data = json.loads((folder / LINKER_FILE).read_text(encoding="utf-8"))
+    if "province" in content:
+        content = json.dumps({**data, "province": {"weights": {"a": "x"}, "intercept": 0}})
+    (folder / LINKER_FILE).write_text(content, encoding="utf-8")
+    with pytest.raises(ModelError, match="rebuild it with `vipie train`"):
+        LearnedLinker.load(folder)
