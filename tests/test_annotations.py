@@ -11,10 +11,13 @@ from pipeline.provinces import default_resolver
 from tests.conftest import CHECK_CONTRACT, REPO
 
 ANNOTATIONS = REPO / "annotations"
+COMPOSED = ["composed/part_a.jsonl", "composed/part_b.jsonl",
+            *(f"composed/writer_{writer}.jsonl" for writer in "cdefg")]
 GOLD = {
     "seeds/label_studio_export.json": ["seeds/gold.jsonl"],
-    "composed/label_studio_export.json": ["composed/part_a.jsonl", "composed/part_b.jsonl"],
+    "composed/label_studio_export.json": COMPOSED,
 }
+GENRES = ("ranking", "ministry", "review", "interview", "commune", "long", "merger", "undated")
 
 
 def read_jsonl(*names):
@@ -22,11 +25,19 @@ def read_jsonl(*names):
             if line.strip()]
 
 
-@pytest.mark.parametrize("name", ["seeds/gold.jsonl", "composed/part_a.jsonl", "composed/part_b.jsonl",
-                                  "seeds/second_pass/second_pass_001.jsonl", "seeds/second_pass/second_pass_003.jsonl"])
+@pytest.mark.parametrize("name", ["seeds/gold.jsonl", *COMPOSED, "agreement/first_pass.jsonl",
+                                  "agreement/second_pass.jsonl", "seeds/second_pass/second_pass_001.jsonl",
+                                  "seeds/second_pass/second_pass_003.jsonl"])
 def test_gold_files_pass_the_contract_check(name):
     result = subprocess.run([sys.executable, CHECK_CONTRACT, ANNOTATIONS / name], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+def test_every_v2_gold_fact_says_where_its_indicator_stands():
+    for doc in read_jsonl("seeds/gold.jsonl", *COMPOSED):
+        for fact in doc["facts"]:
+            span = fact["indicator_span"]
+            assert (doc["text"][span["start"]:span["end"]] if span else None) == fact["indicator"], doc["id"]
 
 
 @pytest.mark.parametrize("export, jsonl", GOLD.items())
@@ -38,21 +49,26 @@ def test_label_studio_export_rebuilds_the_gold_exactly(export, jsonl):
     assert [strip(d) for d in rebuilt] == [strip(d) for d in gold]
 
 
-def test_split_keeps_the_seeds_out_of_training():
+def test_split_keeps_the_seeds_out_of_training_and_holds_out_whole_writers():
     splits = json.loads((ANNOTATIONS / "splits.json").read_text(encoding="utf-8"))
     seeds = {d["id"] for d in read_jsonl("seeds/gold.jsonl")}
-    composed = {d["id"] for d in read_jsonl("composed/part_a.jsonl", "composed/part_b.jsonl")}
+    composed = {d["id"]: d for d in read_jsonl(*COMPOSED)}
     assert set(splits["test"]) == seeds == {p.stem for p in (REPO.parent / "shared" / "seeds").glob("*.txt")}
-    assert set(splits["train"]) | set(splits["dev"]) == composed
-    assert not set(splits["train"]) & set(splits["dev"])
+    assert set(splits["train"]) | set(splits["dev"]) | set(splits["test_writer"]) == set(composed)
+    writers = {name: {composed[i]["meta"].get("writer", "a/b") for i in splits[name]} for name in
+               ("train", "dev", "test_writer")}
+    assert writers["dev"] == {"f"} and writers["test_writer"] == {"g"}
+    assert not writers["train"] & (writers["dev"] | writers["test_writer"])
 
 
 def test_composed_corpus_covers_the_brief():
-    docs = read_jsonl("composed/part_a.jsonl", "composed/part_b.jsonl")
-    assert len(docs) >= 60 and all(d["meta"].get("composed") is True for d in docs)
+    docs = read_jsonl(*COMPOSED)
+    assert len(docs) >= 260 and all(d["meta"].get("composed") is True for d in docs)
+    new = [d for d in docs if d["meta"].get("writer")]
+    assert len(new) >= 200 and len({d["meta"]["writer"] for d in new}) >= 4
+    for genre in GENRES:
+        assert sum(d["meta"]["genre"] == genre for d in new) >= 15, genre
     provinces = {f["province"] for d in docs for f in d["facts"]} - {None, "Việt Nam"}
-    assert len(provinces) >= 30
-    years = {int(d["meta"]["published"][:4]) for d in docs}
-    assert years == set(range(2019, 2026))
+    assert len(provinces) >= 50
     labels = {e["label"] for d in docs for e in d["entities"]}
     assert labels == {"AGENCY", "OFFICIAL", "TITLE", "SYSTEM", "METRIC", "DATE", "LOCATION", "DOCUMENT"}
