@@ -243,6 +243,23 @@ class FactLinkerComponent:
         doc._.officials = link_officials(doc.text, entities, self.linker.province_of_entity, doc._.province)
         return doc
 
+    def use_folder(self, folder: Path) -> None:
+        """Use the learned linker stored in `folder` (made by `pipeline.facts.learned.train_linker`)."""
+        self.learned = LearnedLinker.load(folder)
+        self.learned_from = folder
+
+    def to_disk(self, path, *, exclude=()):
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        if self.learned_from and self.learned_from.resolve() != path.resolve():
+            for name in (LINKER_FILE, INDICATOR_FILE):
+                shutil.copyfile(self.learned_from / name, path / name)
+
+    def from_disk(self, path, *, exclude=()):
+        if self.mode == "learned":
+            self.use_folder(Path(path))
+        return self
+
 
 @Language.factory("vipie_layout", assigns=["doc.spans", "token.is_sent_start", "doc._.meta"])
 def make_layout(nlp: Language, name: str) -> LayoutComponent:
@@ -272,24 +289,6 @@ def make_transformer_recognizer(nlp: Language, name: str, precedence: dict, devi
     from pipeline.recognize.transformer import TransformerEntityRecognizer
 
     return TransformerEntityRecognizer(precedence, device, batch_size)
-
-
-    def use_folder(self, folder: Path) -> None:
-        """Use the learned linker stored in `folder` (made by `pipeline.facts.learned.train_linker`)."""
-        self.learned = LearnedLinker.load(folder)
-        self.learned_from = folder
-
-    def to_disk(self, path, *, exclude=()):
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        if self.learned_from and self.learned_from.resolve() != path.resolve():
-            for name in (LINKER_FILE, INDICATOR_FILE):
-                shutil.copyfile(self.learned_from / name, path / name)
-
-    def from_disk(self, path, *, exclude=()):
-        if self.mode == "learned":
-            self.use_folder(Path(path))
-        return self
 
 
 @Language.factory("vipie_fact_linker", assigns=["doc._.facts", "doc._.province", "doc._.officials"],

@@ -39,12 +39,31 @@ def by_value(candidates, value, kind=None):
     return [c for c in candidates if c.value == value and (kind is None or c.kind == kind)]
 
 
-def test_candidates_always_include_national_and_null_and_the_publication_year_when_known():
+def test_candidates_always_include_null_and_the_publication_year_when_known():
     provinces, years = candidates_of("Tỉnh đã cấp 500 tài khoản.", [("METRIC", "500")], "500", {"published": "2024-05-01"})
-    assert [c.kind for c in provinces] == ["national", "null"]
+    assert [c.kind for c in provinces] == ["null"]  # no national evidence: no national candidate
     assert {(c.kind, c.value) for c in years} == {("published", 2024), ("null", None)}
     _, years = candidates_of("Tỉnh đã cấp 500 tài khoản.", [("METRIC", "500")], "500")
     assert [c.kind for c in years] == ["null"]
+
+
+def test_national_needs_national_evidence_and_a_provincial_report_is_not_national():
+    provinces, _ = candidates_of("Cả nước đã cấp 500 tài khoản.", [("METRIC", "500")], "500")
+    assert [c.kind for c in provinces] == ["national", "null"]
+    text = "Bộ Nội vụ ghi nhận kết quả.\nCổng Dịch vụ công của tỉnh có 500 tài khoản."
+    provinces, _ = candidates_of(text, [("AGENCY", "Bộ Nội vụ"), ("METRIC", "500")], "500")
+    assert [c.kind for c in provinces] == ["null"]
+
+
+def test_a_far_year_frames_a_figure_only_as_a_frame_or_the_articles_period():
+    text = ("Chuyển đổi số tại địa phương\nTỉnh triển khai kế hoạch giai đoạn 2022-2025 về chính quyền số.\n"
+            "Các sở đã kết nối hệ thống.\nTỉnh có 500 tài khoản thư điện tử.")
+    _, years = candidates_of(text, [("DATE", "giai đoạn 2022-2025"), ("METRIC", "500")], "500")
+    assert [c.kind for c in years] == ["null"]  # a plan period two paragraphs away frames nothing
+    text = ("Chuyển đổi số tại địa phương\nNăm 2023 tỉnh đạt nhiều kết quả.\nCác sở đã kết nối hệ thống.\n"
+            "Tỉnh có 500 tài khoản thư điện tử.")
+    _, years = candidates_of(text, [("DATE", "Năm 2023"), ("METRIC", "500")], "500")
+    assert {c.value for c in years} == {2023, None}
 
 
 def test_rank_belongs_to_the_ranked_province():
@@ -215,3 +234,30 @@ def test_a_corrupt_linker_file_is_a_clear_error(trained, tmp_path, content):
     (folder / LINKER_FILE).write_text(content, encoding="utf-8")
     with pytest.raises(ModelError, match="rebuild it with `vipie train`"):
         LearnedLinker.load(folder)
+
+
+@pytest.mark.slow
+def test_vipie_train_ships_the_learned_linker_in_the_model_folder(tmp_path):
+    import pipeline
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from pipeline.cli import train as _train  # noqa: F401  (registers `vipie train`)
+
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("".join(json.dumps(doc, ensure_ascii=False) + "\n" for doc in GOLD_DOCS * 3), encoding="utf-8")
+    model = tmp_path / "model"
+    result = CliRunner().invoke(app, ["train", "--train", str(gold), "--dev", str(gold), "--out", str(model),
+                                      "--max-iterations", "20"])
+    assert result.exit_code == 0, result.output
+    card = json.loads((model / "card.json").read_text(encoding="utf-8"))
+    assert card["metrics"]["linker"]["mode"] == "learned" and card["metrics"]["linker"]["train_facts"] == 12
+    nlp = pipeline.load(model)
+    assert nlp.get_pipe("vipie_fact_linker").mode == "learned"
+    fact = pipeline.process(nlp, "Năm 2022, tỉnh Lào Cai cấp 2.140 tài khoản thư điện tử.")._.facts[0]
+    assert (fact["province"], fact["year"]) == ("Lào Cai", 2022)
+    assert fact["indicator_span"] is not None and 0 < fact["score"] <= 1
+
+    (model / "vipie_fact_linker" / LINKER_FILE).write_text("{", encoding="utf-8")
+    with pytest.raises(ModelError, match="not valid JSON"):
+        pipeline.load(model)

@@ -97,6 +97,12 @@ class DocumentView:
         self.first_body_year = body[0] if body else None
         self.title_years = {year for e, year in self.dates if self.in_title(e.start)}
         self.latest_year = max((year for _, year in self.dates), default=None)
+        # A document about the whole country: it names national bodies or "cả nước"/"toàn quốc" and never refers
+        # to a province of its own ("của tỉnh", "toàn tỉnh": a provincial report whose province went unnamed).
+        lowered = self.text.lower()
+        self.national_document = not any(marker in lowered for marker in SELF_MARKERS) and (
+            any(marker in lowered for marker in NATIONAL_MARKERS)
+            or any(e.label == "AGENCY" and NATIONAL_BODY.match(e.text) for e in self.entities))
         self.figures = [(e.start, e.end) for e in self.entities if e.label == "METRIC"]
 
     def nearest_figure(self, span: tuple[int, int]) -> tuple[int, int] | None:
@@ -297,8 +303,10 @@ def province_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> l
         national["viet_nam:sentence"] = 1.0
     if not doc.own.value:
         national["no_own_province"] = 1.0
-    candidates.append(Candidate(NATIONAL, "national", (bodies[0].start, bodies[0].end) if bodies else None, national,
-                                "agency" if bodies else "sentence"))
+    # Guidelines v2: a figure is national on national evidence, not for want of a province.
+    if len(national) > 1 and (set(national) != {"kind=national", "no_own_province"} or doc.national_document):
+        candidates.append(Candidate(NATIONAL, "national", (bodies[0].start, bodies[0].end) if bodies else None,
+                                    national, "agency" if bodies else "sentence"))
     null = {"kind=null": 1.0, f"named_in_sentence={min(len(named_in_sentence), 3)}": 1.0}
     if not doc.own.value:
         null["no_own_province"] = 1.0
@@ -312,6 +320,22 @@ def province_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> l
         candidate.features[f"named_in_sentence={min(len(named_in_sentence), 3)}&kind={kind}"] = 1.0
         candidate.features.update(cross(shared, f"kind={kind}"))
     return candidates
+
+
+NEAR_REGIONS = ("region=clause", "region=sentence", "region=paragraph", "region=title")
+FRAMES = ("opens_paragraph:", "heading_lead", "opens_sentence:paragraph-1")
+
+
+def may_frame(features: dict[str, float], first_body_year: bool) -> bool:
+    """Whether a DATE may give a figure its year (guidelines v2, years 1-4): one in the figure's clause, sentence or
+    paragraph, or the title; further away only as a frame (a year opening a paragraph or leading a heading) or as
+    the article's period (the first year of the body, unless it is a plan period or a target "đến năm"). A plan
+    period elsewhere frames only the figures near it (rule 6)."""
+    if any(features.get(region) for region in NEAR_REGIONS):
+        return True
+    if any(key.startswith(FRAMES) for key in features):
+        return True
+    return first_body_year and not (features.get("period") or features.get("lead=den") or features.get("lead=tam_nhin"))
 
 
 def year_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[Candidate]:
@@ -335,6 +359,9 @@ def year_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[
         lowered = entity.text.lower()
         if lowered.startswith("giai đoạn") or regex.search(r"\d{4}\s*[-–]\s*\d{4}", entity.text):
             features["period"] = 1.0
+            region = next(key for key in features if key.startswith("region="))
+            # Rule 6: a plan period gives its last year only to figures it frames, not to the whole article.
+            features[f"period&{region}"] = 1.0
         if regex.match(r"(?:ngày|tháng|quý|\d{1,2}[/-])", lowered):
             features["precise_date"] = 1.0
         if span[0] >= metric.end and doc.tokens_between(metric.end, span[0]) <= 2:
@@ -345,10 +372,16 @@ def year_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[
             features["title_year"] = 1.0
         if year == doc.first_body_year:
             features["first_body_year"] = 1.0
+        if not may_frame(features, year == doc.first_body_year):
+            continue
         features[f"year_count={min(doc.year_counts.get(year, 0), 4)}"] = 1.0
         if doc.latest_year - year > 5:
             features["long_before_latest"] = 1.0
         features[f"decade={year // 10 * 10}"] = 1.0
+        region = next(key for key in features if key.startswith("region="))
+        features[f"{region}&published={doc.published is not None}"] = 1.0
+        if shared.get("fig:bullet"):
+            features[f"{region}&bullet"] = 1.0
         target_figure = "target" if shared.get("fig:target_cue") else "result"
         for key in [k for k in features if k.startswith("lead=")]:
             features[f"{key}&fig={target_figure}"] = 1.0
