@@ -36,6 +36,11 @@ def test_dvc_repro_status_and_param_change(tmp_path):
     run(dvc + ["repro"], clone, env)
     metrics = json.loads((clone / "metrics" / "evaluate.json").read_text(encoding="utf-8"))
     assert metrics["documents"] == 5 and 0 < metrics["entities"]["micro"]["f1-score"] <= 1
+    for split in ("dev", "test_writer"):
+        held_out = json.loads((clone / "metrics" / f"evaluate_{split}.json").read_text(encoding="utf-8"))
+        assert held_out["documents"] == 44 and held_out["facts"]["indicator_span"]["facts"] > 0
+    train = json.loads((clone / "metrics" / "train.json").read_text(encoding="utf-8"))
+    assert train["linker"]["mode"] == "learned" and train["linker"]["dev_oracle"]["learned"]["year"] > 0
     assert (clone / "plots" / "evaluate" / "confusion.json").is_file()
     assert "up to date" in run(dvc + ["status"], clone, env)
 

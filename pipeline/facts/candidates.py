@@ -10,7 +10,7 @@ rules are knowledge the ranker weighs rather than the decision. Everything here 
 entities and layout in, candidates out.
 """
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 import regex
@@ -27,7 +27,6 @@ from pipeline.facts.link import (
     Resolved,
     clause_of,
     comparison_segments,
-    enclosing,
     is_baseline,
     published_year,
     year_of,
@@ -48,6 +47,17 @@ NATIONAL_WORDS = regex.compile(r"(?<![\p{L}])(?:cả nước|toàn quốc|quốc
                                regex.IGNORECASE)
 RANK_CUES = regex.compile(r"(?<![\p{L}])(?:xếp|đứng|vị trí|xếp hạng|thứ|top|tăng|giảm|bậc)(?![\p{L}])", regex.IGNORECASE)
 DISTANCE_BUCKETS = (0, 2, 5, 10, 20, 40, 80)
+LEN = regex.compile(r"(?<![\p{L}])lên(?![\p{L}])")
+SENTENCE_END = regex.compile(r"[.!?]\s")
+LIST_ITEM = regex.compile(r"\s*[(:]\s*")  # "Tây Ninh (58,4%)", "Tỷ lệ ...: 45%"
+NEAR_SUBJECT = regex.compile(r"[^.;()\n]{0,40}")
+YEAR_RANGE = regex.compile(r"\d{4}\s*[-–]\s*\d{4}")
+PRECISE_DATE = regex.compile(r"(?:ngày|tháng|quý|\d{1,2}[/-])")
+# What a DATE's preceding words make of it: a baseline, a start, a target, the end of a change, a frame, a vision.
+LEADS = tuple((name, regex.compile(pattern)) for name, pattern in (
+    ("so_voi", r"so với\s*(?:cùng kỳ\s*)?(?:cuối\s*)?$"), ("tu", r"(?<![\p{L}])từ\s*$"),
+    ("den", r"(?<![\p{L}])(?:đến|tới)(?:\s*hết)?\s*$"), ("len", r"(?<![\p{L}])lên\s*$"),
+    ("trong", r"(?<![\p{L}])trong\s*$"), ("tam_nhin", r"tầm nhìn\s*(?:đến\s*)?$")))
 
 
 @dataclass
@@ -104,6 +114,15 @@ class DocumentView:
             any(marker in lowered for marker in NATIONAL_MARKERS)
             or any(e.label == "AGENCY" and NATIONAL_BODY.match(e.text) for e in self.entities))
         self.figures = [(e.start, e.end) for e in self.entities if e.label == "METRIC"]
+        self.figure_starts = sorted(start for start, _ in self.figures)
+        self.sentence_starts = [start for start, _ in self.context.sentences]
+        self.paragraph_starts = [start for start, _ in self.context.paragraphs]
+        self.date_starts = sorted(e.start for e, _ in self.dates)
+
+    @staticmethod
+    def count_between(starts: list[int], a: int, b: int) -> int:
+        """How many of the sorted `starts` lie in [a, b) (entities are flat, so a start inside means the span is)."""
+        return bisect_left(starts, b) - bisect_left(starts, a)
 
     def nearest_figure(self, span: tuple[int, int]) -> tuple[int, int] | None:
         """The METRIC closest to `span` in characters, ties to the one after it (a figure follows its frame)."""
@@ -124,11 +143,22 @@ class DocumentView:
     def in_title(self, pos: int) -> bool:
         return bool(self.context.title and self.context.title[0] <= pos < self.context.title[1])
 
+    @staticmethod
+    def region_index(regions: list[tuple[int, int]], starts: list[int], pos: int) -> int:
+        """The index of the region (sorted, disjoint) that holds `pos`, or -1."""
+        index = bisect_right(starts, pos) - 1
+        return index if index >= 0 and pos < regions[index][1] else -1
+
     def paragraph_index(self, pos: int) -> int:
-        for index, (start, end) in enumerate(self.context.paragraphs):
-            if start <= pos < end:
-                return index
-        return -1
+        return self.region_index(self.context.paragraphs, self.paragraph_starts, pos)
+
+    def sentence_of(self, pos: int) -> tuple[int, int] | None:
+        index = self.region_index(self.context.sentences, self.sentence_starts, pos)
+        return self.context.sentences[index] if index >= 0 else None
+
+    def paragraph_of(self, pos: int) -> tuple[int, int] | None:
+        index = self.paragraph_index(pos)
+        return self.context.paragraphs[index] if index >= 0 else None
 
 
 @dataclass
@@ -143,8 +173,8 @@ class FigureView:
 
 
 def figure_view(doc: DocumentView, metric: EntitySpan) -> FigureView:
-    sentence = enclosing(doc.context.sentences, metric.start) or (metric.start, metric.end)
-    paragraph = enclosing(doc.context.paragraphs, metric.start) or sentence
+    sentence = doc.sentence_of(metric.start) or (metric.start, metric.end)
+    paragraph = doc.paragraph_of(metric.start) or sentence
     return FigureView(metric, sentence, clause_of(doc.text, sentence, metric.start), paragraph,
                       doc.paragraph_index(metric.start))
 
@@ -163,14 +193,14 @@ def between_features(doc: DocumentView, fig: FigureView, span: tuple[int, int], 
         ("so_voi", "so với" in lowered),
         ("trong_khi", "trong khi" in lowered),
         ("trong_do", "trong đó" in lowered),
-        ("len", regex.search(r"(?<![\p{L}])lên(?![\p{L}])", lowered) is not None),
+        ("len", LEN.search(lowered) is not None),
         ("comparison", COMPARISON_MARKERS.search(gap) is not None),
-        ("sentence_end", regex.search(r"[.!?]\s", gap) is not None),
+        ("sentence_end", SENTENCE_END.search(gap) is not None),
     ):
         if present:
             features[f"{prefix}between:{name}"] = 1.0
-    figures = sum(1 for e in doc.entities if e.label == "METRIC" and a <= e.start and e.end <= b)
-    dates = sum(1 for e, _ in doc.dates if a <= e.start and e.end <= b)
+    figures = doc.count_between(doc.figure_starts, a, b)
+    dates = doc.count_between(doc.date_starts, a, b)
     features[f"{prefix}between:figures={min(figures, 3)}"] = 1.0
     features[f"{prefix}between:dates={min(dates, 2)}"] = 1.0
     return features
@@ -200,11 +230,11 @@ def position_features(doc: DocumentView, fig: FigureView, span: tuple[int, int],
     }
     if region in ("clause", "sentence", "paragraph"):
         features[f"{prefix}distance_in_region={region}:{bucket(distance)}"] = 1.0
-    host = enclosing(doc.context.sentences, start)
+    host = doc.sentence_of(start)
     if host and doc.tokens_between(host[0], start) <= 3:
         features[f"{prefix}opens_sentence"] = 1.0
         features[f"{prefix}opens_sentence:{region}"] = 1.0
-    paragraph = enclosing(doc.context.paragraphs, start)
+    paragraph = doc.paragraph_of(start)
     if paragraph and doc.tokens_between(paragraph[0], start) <= 3:
         features[f"{prefix}opens_paragraph:{region}"] = 1.0
         line_end = doc.text.find("\n", start)
@@ -272,9 +302,9 @@ def province_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> l
         if in_fence and any(f[0] <= entity.start < f[1] for f in own_fence):
             features["fenced_same"] = 1.0
         after = text[entity.end : metric.start]
-        if span[1] <= metric.start and regex.fullmatch(r"\s*[(:]\s*", after):
+        if span[1] <= metric.start and LIST_ITEM.fullmatch(after):
             features["list_item_of"] = 1.0
-        if span[1] <= metric.start and regex.fullmatch(r"[^.;()\n]{0,40}", after) and "," not in after:
+        if span[1] <= metric.start and NEAR_SUBJECT.fullmatch(after) and "," not in after:
             features["near_subject"] = 1.0
         if province == doc.own.value:
             features["is_own"] = 1.0
@@ -349,20 +379,18 @@ def year_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[
         features = {"kind=mention": 1.0}
         features.update(position_features(doc, fig, span, ""))
         lead = text[max(0, entity.start - 14) : entity.start].lower()
-        for name, pattern in (("so_voi", r"so với\s*(?:cùng kỳ\s*)?(?:cuối\s*)?$"), ("tu", r"(?<![\p{L}])từ\s*$"),
-                              ("den", r"(?<![\p{L}])(?:đến|tới)(?:\s*hết)?\s*$"), ("len", r"(?<![\p{L}])lên\s*$"),
-                              ("trong", r"(?<![\p{L}])trong\s*$"), ("tam_nhin", r"tầm nhìn\s*(?:đến\s*)?$")):
-            if regex.search(pattern, lead):
+        for name, pattern in LEADS:
+            if pattern.search(lead):
                 features[f"lead={name}"] = 1.0
         if is_baseline(text, entity):
             features["baseline"] = 1.0
         lowered = entity.text.lower()
-        if lowered.startswith("giai đoạn") or regex.search(r"\d{4}\s*[-–]\s*\d{4}", entity.text):
+        if lowered.startswith("giai đoạn") or YEAR_RANGE.search(entity.text):
             features["period"] = 1.0
             region = next(key for key in features if key.startswith("region="))
             # Rule 6: a plan period gives its last year only to figures it frames, not to the whole article.
             features[f"period&{region}"] = 1.0
-        if regex.match(r"(?:ngày|tháng|quý|\d{1,2}[/-])", lowered):
+        if PRECISE_DATE.match(lowered):
             features["precise_date"] = 1.0
         if span[0] >= metric.end and doc.tokens_between(metric.end, span[0]) <= 2:
             features["right_after_figure"] = 1.0

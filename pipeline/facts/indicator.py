@@ -16,14 +16,19 @@ from pipeline.errors import ModelError
 from pipeline.facts.link import INDICATOR_STOPS
 
 TOKEN = regex.compile(r"[\p{L}\p{M}\p{N}]+(?:[.,/%][\p{N}]+)*%?|[^\s\p{L}\p{M}\p{N}]")
+NUMBER = regex.compile(r"[\p{N}.,/%]+")
+WORD_START = regex.compile(r"[\p{L}\p{N}]")
+LETTER = regex.compile(r"\p{L}")
+EDGE_START = regex.compile(r"^[\s\p{P}]+")
+EDGE_END = regex.compile(r"[\s\p{P}]+$")
 WINDOW = 40
 STOP_PUNCT = set(",;:()[]-–")
 
 
 def shape(token: str) -> str:
-    if regex.fullmatch(r"[\p{N}.,/%]+", token):
+    if NUMBER.fullmatch(token):
         return "num"
-    if not regex.match(r"[\p{L}\p{N}]", token):
+    if not WORD_START.match(token):
         return "punct"
     return "cap" if token[0].isupper() else "low"
 
@@ -107,10 +112,15 @@ def span_tags(tokens: list[tuple[int, int]], span: tuple[int, int] | None) -> li
     return tags
 
 
-def tagged_span(tokens: list[tuple[int, int]], tags: list[str], text: str, metric: tuple[int, int]) -> tuple[int, int] | None:
-    """The B/I span nearest the metric, trimmed of edge punctuation; None when nothing is tagged."""
+def tagged_span(tokens: list[tuple[int, int]], tags: list[str], text: str, metric: tuple[int, int],
+                others: list[tuple[int, int]] = ()) -> tuple[int, int] | None:
+    """The B/I span nearest the metric, trimmed of edge punctuation; None when nothing is tagged. An indicator says
+    what a figure measures, so it never takes in a figure (`others`: the document's METRIC spans) and is never
+    numbers alone."""
     spans, current = [], None
     for (start, end), tag in zip(tokens, tags):
+        if any(s < end and start < e for s, e in others):
+            tag = "O"
         if tag == "B" or (tag == "I" and current is None):
             if current:
                 spans.append(current)
@@ -125,13 +135,19 @@ def tagged_span(tokens: list[tuple[int, int]], tags: list[str], text: str, metri
     trimmed = []
     for start, end in spans:
         piece = text[start:end]
-        lead = len(piece) - len(regex.sub(r"^[\s\p{P}]+", "", piece))
-        tail = len(piece) - len(regex.sub(r"[\s\p{P}]+$", "", piece))
-        if start + lead < end - tail:
+        lead = len(piece) - len(EDGE_START.sub("", piece))
+        tail = len(piece) - len(EDGE_END.sub("", piece))
+        if start + lead < end - tail and usable_indicator(text, (start + lead, end - tail), ()):
             trimmed.append((start + lead, end - tail))
     if not trimmed:
         return None
     return min(trimmed, key=lambda s: metric[0] - s[1] if s[1] <= metric[0] else s[0] - metric[1])
+
+
+def usable_indicator(text: str, span: tuple[int, int] | None, figures) -> bool:
+    """Whether `span` can be an indicator: it has a word, and it takes in none of `figures` (METRIC spans)."""
+    return bool(span and LETTER.search(text[span[0]:span[1]])
+                and not any(s < span[1] and span[0] < e for s, e in figures))
 
 
 class IndicatorTagger:

@@ -24,7 +24,14 @@ from pipeline.facts.candidates import (
     province_candidates,
     year_candidates,
 )
-from pipeline.facts.indicator import IndicatorTagger, sentence_tokens, span_tags, tagged_span, token_features
+from pipeline.facts.indicator import (
+    IndicatorTagger,
+    sentence_tokens,
+    span_tags,
+    tagged_span,
+    token_features,
+    usable_indicator,
+)
 from pipeline.facts.link import EntitySpan, FactLinker, LinkContext, Resolved, indicator_span_of
 from pipeline.facts.ranker import CandidateRanker
 from pipeline.labels import NATIONAL
@@ -103,7 +110,9 @@ class LearnedLinker:
             # The CRF rarely leaves a figure without an indicator when one is written; where it tags nothing,
             # the rule heuristic's phrase stands in (about 5% of gold indicators are null).
             span = tagged_span(inputs.tokens, self.indicator.tag(inputs.token_features), text,
-                               (metric.start, metric.end)) or inputs.rule_indicator
+                               (metric.start, metric.end), list(metrics))
+            if span is None and usable_indicator(text, inputs.rule_indicator, metrics):
+                span = inputs.rule_indicator
             fact.update({
                 "indicator": text[span[0]:span[1]] if span else None,
                 "indicator_span": {"start": span[0], "end": span[1]} if span else None,
