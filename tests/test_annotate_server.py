@@ -29,7 +29,6 @@ SEED = SEEDS / "002_05d8b83d5e813e7b.txt"  # Cà Mau: diacritics everywhere, rel
 CRLF_DOC = {"id": "crlf-ca-mau", "meta": {"province": "Cà Mau", "published": "2022-06-01"},
             "text": "Năm 2022, tỉnh Cà Mau có trên 1.200 hồ sơ trực tuyến.\r\nĐến nay, cả nước đạt 70,6% cơ quan "
                     "kết nối.\r\nSở Thông tin và Truyền thông tỉnh Cà Mau cho biết."}
-CORRECTED_INDICATOR = "hạng mục đầu tư đã được phê duyệt (sửa)"
 
 
 def executable(name: str) -> Path:
@@ -93,18 +92,25 @@ def test_predictions_fit_the_labeling_config_by_label_studio_own_validator(tmp_p
 
 
 def corrected(result: list[dict]) -> tuple[list[dict], dict]:
-    """The prediction with an annotator's corrections: one METRIC's indicator rewritten, one entity deleted.
+    """The prediction with an annotator's corrections: one METRIC's INDICATOR region shrunk to its first word
+    (guidelines v2: the indicator is a span), one entity deleted.
 
-    Returns the new result and what was changed ({"indicator": (start, end), "deleted": (start, end)}).
+    Returns the new result and what was changed ({"indicator": (metric start, metric end, new indicator span),
+    "deleted": (start, end)}).
     """
     result = copy.deepcopy(result)
-    indicator = next(item for item in result if item.get("from_name") == "indicator")
-    indicator["value"]["text"] = [CORRECTED_INDICATOR]
+    indicator = next(item for item in result if item.get("from_name") == "indicator_span"
+                     and len(item["value"]["text"].split()) > 1)
+    first_word = indicator["value"]["text"].split()[0]
+    indicator["value"].update(end=indicator["value"]["start"] + len(first_word), text=first_word)
+    relation = next(item for item in result if item["type"] == "relation" and item["to_id"] == indicator["id"])
+    metric = next(item for item in result if item.get("id") == relation["from_id"] and item["from_name"] == "label")
     targets = {item["to_id"] for item in result if item["type"] == "relation"}
     victim = next(item for item in result if item.get("from_name") == "label" and item["id"] not in targets
                   and item["value"]["labels"] != ["METRIC"])
     result = [item for item in result if item.get("id") != victim["id"]]
-    return result, {"indicator": (indicator["value"]["start"], indicator["value"]["end"]),
+    return result, {"indicator": (metric["value"]["start"], metric["value"]["end"],
+                                  {"start": indicator["value"]["start"], "end": indicator["value"]["end"]}),
                     "deleted": (victim["value"]["start"], victim["value"]["end"])}
 
 
@@ -116,8 +122,9 @@ def expected_gold(extracted: Path, inputs: list[Path], changes: dict) -> list[di
         change = changes.get(record["id"], {})
         facts = [{k: f[k] for k in GOLD_FACT_KEYS} for f in record["facts"]]
         for fact in facts:
-            if (fact["metric"]["start"], fact["metric"]["end"]) == change.get("indicator"):
-                fact["indicator"] = CORRECTED_INDICATOR
+            if "indicator" in change and (fact["metric"]["start"], fact["metric"]["end"]) == change["indicator"][:2]:
+                span = change["indicator"][2]
+                fact["indicator"], fact["indicator_span"] = record["text"][span["start"]:span["end"]], span
         entities = [{k: e[k] for k in ("start", "end", "label", "text")} for e in record["entities"]
                     if (e["start"], e["end"]) != change.get("deleted")]
         documents.append({"id": record["id"], "text": record["text"], "meta": document.meta, "entities": entities,
@@ -163,5 +170,7 @@ def test_label_studio_round_trip(label_studio, exported, tmp_path):
     crlf = gold[CRLF_DOC["id"]]
     assert crlf["text"] == CRLF_DOC["text"] and "\r\n" in crlf["text"]
     assert all(crlf["text"][e["start"]:e["end"]] == e["text"] for e in crlf["entities"])
-    assert any(f["indicator"] == CORRECTED_INDICATOR for f in gold[SEED.stem]["facts"])
+    metric_start, metric_end, span = changes[SEED.stem]["indicator"]
+    [fact] = [f for f in gold[SEED.stem]["facts"] if (f["metric"]["start"], f["metric"]["end"]) == (metric_start, metric_end)]
+    assert fact["indicator_span"] == span and " " not in fact["indicator"]
     print(f"round trip (project, import, annotate, export, vipie import) in {time.perf_counter() - started:.1f} s")

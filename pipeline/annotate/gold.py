@@ -45,7 +45,7 @@ from pipeline.provinces import ProvinceResolver
 
 YEAR_IN_DATE = regex.compile(r"(?<!\d)\d{4}(?!\d)")
 GOLD_FACT_KEYS = ("metric", "value", "value_max", "unit", "qualifier", "indicator", "province", "province_2025",
-                  "year", "status")
+                  "year", "status", "indicator_span")
 
 
 @dataclass

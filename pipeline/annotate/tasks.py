@@ -25,6 +25,7 @@ from pipeline.annotate.config import (
     YEAR_RELATION,
 )
 from pipeline.errors import AnnotationError, OutputError
+from pipeline.labels import NATIONAL
 
 
 def model_version(nlp) -> str:
@@ -98,7 +99,8 @@ def prediction_result(record: dict) -> list[dict]:
             relations.append(relation_item(rid, iid, INDICATOR_RELATION))
             targets[INDICATOR_RELATION] = iid
         for relation, key in ((PROVINCE_RELATION, "province_span"), (YEAR_RELATION, "year_span")):
-            span = fact.get(key)
+            # A national figure's span is the national body that says so; the province field carries "Việt Nam".
+            span = fact.get(key) if not (relation == PROVINCE_RELATION and fact.get("province") == NATIONAL) else None
             target = ids.get((span["start"], span["end"])) if span else None
             if target is not None:
                 relations.append(relation_item(rid, target, relation))
