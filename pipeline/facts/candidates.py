@@ -274,6 +274,21 @@ def cross(base: dict[str, float], prefix: str) -> dict[str, float]:
     return {f"{prefix}&{key}": value for key, value in base.items()}
 
 
+def with_shared_features(candidates: list[Candidate], rule: Resolved, shared: dict[str, float],
+                         context: str) -> list[Candidate]:
+    """Add what every candidate of a figure carries: a bias, whether the rule order chose its value, and the
+    figure's own features and `context` (how many names or years its sentence has) crossed with its kind."""
+    for candidate in candidates:
+        candidate.features["bias"] = 1.0
+        kind = candidate.kind
+        if candidate.value == rule.value:
+            candidate.features["rule_choice"] = 1.0
+            candidate.features[f"rule_choice&evidence={rule.evidence}"] = 1.0
+        candidate.features[f"{context}&kind={kind}"] = 1.0
+        candidate.features.update(cross(shared, f"kind={kind}"))
+    return candidates
+
+
 def province_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[Candidate]:
     """Province candidates of one figure; the rule linker's choice (`rule`) is a feature of each."""
     text = doc.text
@@ -341,15 +356,7 @@ def province_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> l
     if not doc.own.value:
         null["no_own_province"] = 1.0
     candidates.append(Candidate(None, "null", None, null, None))
-    for candidate in candidates:
-        candidate.features["bias"] = 1.0
-        kind = candidate.kind
-        if candidate.value == rule.value:
-            candidate.features["rule_choice"] = 1.0
-            candidate.features[f"rule_choice&evidence={rule.evidence}"] = 1.0
-        candidate.features[f"named_in_sentence={min(len(named_in_sentence), 3)}&kind={kind}"] = 1.0
-        candidate.features.update(cross(shared, f"kind={kind}"))
-    return candidates
+    return with_shared_features(candidates, rule, shared, f"named_in_sentence={min(len(named_in_sentence), 3)}")
 
 
 NEAR_REGIONS = ("region=clause", "region=sentence", "region=paragraph", "region=title")
@@ -440,12 +447,4 @@ def year_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[
         null["current:sentence"] = 1.0
     candidates.append(Candidate(None, "null", None, null, None))
     years_in_sentence = {year for e, year in doc.dates if fig.sentence[0] <= e.start < fig.sentence[1]}
-    for candidate in candidates:
-        candidate.features["bias"] = 1.0
-        kind = candidate.kind
-        if candidate.value == rule.value:
-            candidate.features["rule_choice"] = 1.0
-            candidate.features[f"rule_choice&evidence={rule.evidence}"] = 1.0
-        candidate.features[f"years_in_sentence={min(len(years_in_sentence), 2)}&kind={kind}"] = 1.0
-        candidate.features.update(cross(shared, f"kind={kind}"))
-    return candidates
+    return with_shared_features(candidates, rule, shared, f"years_in_sentence={min(len(years_in_sentence), 2)}")
