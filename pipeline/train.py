@@ -177,22 +177,27 @@ def layout_contexts(documents: list[dict]) -> list[tuple[dict, LinkContext]]:
     return contexts
 
 
-def linker_scores(linker, learned, structured) -> dict:
-    """Province, year and fact accuracy and indicator span token F1 of the rule and learned linkers on gold
-    entities (oracle linking)."""
+def oracle_report(linker, learned, structured) -> dict:
+    """`pipeline.evaluate.fact_scores` of the rule linker (`learned` None) or the learned one over it, on gold
+    entities (oracle linking) of gold documents with their layout contexts."""
     from pipeline.evaluate import fact_scores
     from pipeline.facts.link import EntitySpan
 
+    pairs = []
+    for gold, context in structured:
+        entities = [EntitySpan(e["start"], e["end"], e["label"], e["text"]) for e in gold["entities"]]
+        facts = linker.link_facts(gold["text"], entities, context)
+        if learned is not None:
+            facts = learned.refine(linker, gold["text"], entities, context, facts)
+        pairs.append((gold, {**gold, "facts": facts}))
+    return fact_scores(pairs)
+
+
+def linker_scores(linker, learned, structured) -> dict:
+    """Province, year and fact accuracy and indicator span token F1 of the rule and learned linkers (oracle)."""
     scores = {}
-    for name in ("rules", "learned"):
-        pairs = []
-        for gold, context in structured:
-            entities = [EntitySpan(e["start"], e["end"], e["label"], e["text"]) for e in gold["entities"]]
-            facts = linker.link_facts(gold["text"], entities, context)
-            if name == "learned":
-                facts = learned.refine(linker, gold["text"], entities, context, facts)
-            pairs.append((gold, {**gold, "facts": facts}))
-        report = fact_scores(pairs)
+    for name, model in (("rules", None), ("learned", learned)):
+        report = oracle_report(linker, model, structured)
         scores[name] = {"province": report["accuracy"]["province"], "year": report["accuracy"]["year"],
                         "fact_f1": report["fact_level"]["f1"], "indicator_token_f1": report["indicator_span"]["token_f1"]}
     return scores

@@ -15,26 +15,18 @@ import json
 import tempfile
 from pathlib import Path
 
-from pipeline.evaluate import fact_scores
 from pipeline.facts.learned import LearnedLinker, linker_training_data
 from pipeline.facts.indicator import IndicatorTagger
-from pipeline.facts.link import EntitySpan, FactLinker
+from pipeline.facts.link import FactLinker
 from pipeline.facts.ranker import CandidateRanker
 from pipeline.provinces import default_resolver
-from pipeline.train import layout_contexts, split_documents
+from pipeline.train import layout_contexts, oracle_report, split_documents
 
 EVALUATED = ("dev", "test_writer", "test")
 
 
 def scores(linker: FactLinker, learned: LearnedLinker | None, structured) -> dict:
-    pairs = []
-    for gold, context in structured:
-        entities = [EntitySpan(e["start"], e["end"], e["label"], e["text"]) for e in gold["entities"]]
-        facts = linker.link_facts(gold["text"], entities, context)
-        if learned is not None:
-            facts = learned.refine(linker, gold["text"], entities, context, facts)
-        pairs.append((gold, {**gold, "facts": facts}))
-    report = fact_scores(pairs)
+    report = oracle_report(linker, learned, structured)
     return {"facts": report["matched_metrics"], "province": report["accuracy"]["province"],
             "year": report["accuracy"]["year"], "fact_f1": report["fact_level"]["f1"],
             "indicator_token_f1": report["indicator_span"]["token_f1"],

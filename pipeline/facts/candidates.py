@@ -47,6 +47,8 @@ NATIONAL_WORDS = regex.compile(r"(?<![\p{L}])(?:cả nước|toàn quốc|quốc
                                regex.IGNORECASE)
 RANK_CUES = regex.compile(r"(?<![\p{L}])(?:xếp|đứng|vị trí|xếp hạng|thứ|top|tăng|giảm|bậc)(?![\p{L}])", regex.IGNORECASE)
 DISTANCE_BUCKETS = (0, 2, 5, 10, 20, 40, 80)
+# Region of a chosen mention → the evidence name written in its fact.
+MENTION_EVIDENCE = {"clause": "sentence", "sentence": "sentence", "paragraph": "paragraph", "title": "title"}
 LEN = regex.compile(r"(?<![\p{L}])lên(?![\p{L}])")
 SENTENCE_END = regex.compile(r"[.!?]\s")
 LIST_ITEM = regex.compile(r"\s*[(:]\s*")  # "Tây Ninh (58,4%)", "Tỷ lệ ...: 45%"
@@ -65,10 +67,10 @@ class Candidate:
     """One possible answer for a figure's province or year, with where it was read and its features."""
 
     value: str | int | None
-    kind: str  # mention, title, meta, document, published, national, null
+    kind: str  # mention, own, published, national, null
     span: tuple[int, int] | None
     features: dict[str, float] = field(default_factory=dict)
-    evidence: str | None = None
+    evidence: str | None = None  # how a fact that takes this candidate names its evidence
 
 
 def bucket(distance: int) -> str:
@@ -206,8 +208,16 @@ def between_features(doc: DocumentView, fig: FigureView, span: tuple[int, int], 
     return features
 
 
-def position_features(doc: DocumentView, fig: FigureView, span: tuple[int, int], prefix: str) -> dict[str, float]:
-    """Where a mention stands relative to the figure: region, side, distance, and whether it opens its clause."""
+def mention_evidence(region: str, label: str) -> str:
+    """How a fact's `evidence` names a mention chosen from `region` (CONTRACT.md, extended by "document")."""
+    evidence = MENTION_EVIDENCE.get(region, "document")
+    return "agency" if evidence == "sentence" and label == "AGENCY" else evidence
+
+
+def position_features(doc: DocumentView, fig: FigureView, span: tuple[int, int],
+                      prefix: str) -> tuple[str, dict[str, float]]:
+    """Where a mention stands relative to the figure: its region, and features of region, side, distance, and
+    whether it opens its clause."""
     start, end = span
     if fig.clause[0] <= start and end <= fig.clause[1]:
         region = "clause"
@@ -246,7 +256,7 @@ def position_features(doc: DocumentView, fig: FigureView, span: tuple[int, int],
         features.update(between_features(doc, fig, span, prefix))
         if doc.nearest_figure(span) != (fig.metric.start, fig.metric.end):
             features[f"{prefix}nearer_figure:{region}"] = 1.0
-    return features
+    return region, features
 
 
 def figure_features(doc: DocumentView, fig: FigureView) -> dict[str, float]:
@@ -310,7 +320,8 @@ def province_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> l
         if fig.sentence[0] <= entity.start < fig.sentence[1]:
             named_in_sentence.add(province)
         features = {"kind=mention": 1.0, f"label={entity.label}": 1.0}
-        features.update(position_features(doc, fig, span, ""))
+        region, located = position_features(doc, fig, span, "")
+        features.update(located)
         in_fence = any(f[0] <= entity.start < f[1] for f in doc.fenced)
         if in_fence and not any(f[0] <= entity.start < f[1] for f in own_fence):
             features["fenced_other"] = 1.0
@@ -323,8 +334,7 @@ def province_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> l
             features["near_subject"] = 1.0
         if province == doc.own.value:
             features["is_own"] = 1.0
-        candidates.append(Candidate(province, "mention", span, features,
-                                    "agency" if entity.label == "AGENCY" else None))
+        candidates.append(Candidate(province, "mention", span, features, mention_evidence(region, entity.label)))
     if doc.own.value:
         features = {"kind=own": 1.0, f"own_source={doc.own.evidence}": 1.0}
         if any(marker in lowered_sentence for marker in SELF_MARKERS):
@@ -384,7 +394,8 @@ def year_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[
     for entity, year in doc.dates:
         span = (entity.start, entity.end)
         features = {"kind=mention": 1.0}
-        features.update(position_features(doc, fig, span, ""))
+        region, located = position_features(doc, fig, span, "")
+        features.update(located)
         lead = text[max(0, entity.start - 14) : entity.start].lower()
         for name, pattern in LEADS:
             if pattern.search(lead):
@@ -394,9 +405,8 @@ def year_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[
         lowered = entity.text.lower()
         if lowered.startswith("giai đoạn") or YEAR_RANGE.search(entity.text):
             features["period"] = 1.0
-            region = next(key for key in features if key.startswith("region="))
             # Rule 6: a plan period gives its last year only to figures it frames, not to the whole article.
-            features[f"period&{region}"] = 1.0
+            features[f"period&region={region}"] = 1.0
         if PRECISE_DATE.match(lowered):
             features["precise_date"] = 1.0
         if span[0] >= metric.end and doc.tokens_between(metric.end, span[0]) <= 2:
@@ -413,16 +423,13 @@ def year_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[
         if doc.latest_year - year > 5:
             features["long_before_latest"] = 1.0
         features[f"decade={year // 10 * 10}"] = 1.0
-        region = next(key for key in features if key.startswith("region="))
-        features[f"{region}&published={doc.published is not None}"] = 1.0
+        features[f"region={region}&published={doc.published is not None}"] = 1.0
         if shared.get("fig:bullet"):
-            features[f"{region}&bullet"] = 1.0
+            features[f"region={region}&bullet"] = 1.0
         target_figure = "target" if shared.get("fig:target_cue") else "result"
         for key in [k for k in features if k.startswith("lead=")]:
             features[f"{key}&fig={target_figure}"] = 1.0
-        candidates.append(Candidate(year, "mention", span, features,
-                                    "sentence" if features.get("region=clause") or features.get("region=sentence")
-                                    else "title" if features.get("region=title") else "paragraph"))
+        candidates.append(Candidate(year, "mention", span, features, mention_evidence(region, entity.label)))
     if doc.published is not None:
         features = {"kind=published": 1.0}
         sentence_before = text[fig.sentence[0] : metric.start]

@@ -39,23 +39,10 @@ from pipeline.labels import NATIONAL
 LINKER_FILE = "linker.json"
 INDICATOR_FILE = "indicator.crfsuite"
 FORMAT = "vipie-linker/1"
-# Region of the chosen mention → the evidence name written in facts (CONTRACT.md, extended by "document").
-MENTION_EVIDENCE = {"clause": "sentence", "sentence": "sentence", "paragraph": "paragraph", "title": "title"}
 
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def evidence_of(candidate: Candidate) -> str | None:
-    """How a chosen candidate is named in a fact's `evidence`."""
-    if candidate.kind != "mention":
-        return candidate.evidence
-    region = next((key.split("=", 1)[1] for key in candidate.features if key.startswith("region=")), None)
-    evidence = MENTION_EVIDENCE.get(region, "document")
-    if evidence == "sentence" and candidate.features.get("label=AGENCY"):
-        return "agency"
-    return evidence
 
 
 @dataclass
@@ -84,8 +71,16 @@ def figure_inputs(view: DocumentView, metric: EntitySpan, rule_fact: dict, label
     )
 
 
-def entity_triples(entities: list[EntitySpan]) -> list[tuple[int, int, str]]:
-    return [(e.start, e.end, e.label) for e in entities]
+def figures_of(linker: FactLinker, text: str, entities: list[EntitySpan], context: LinkContext, facts: list[dict]):
+    """(fact, its METRIC, what the learned linker reads for it) for each rule fact; the document is viewed once."""
+    if not facts:
+        return
+    view = DocumentView(text, entities, context, linker)
+    metrics = {(e.start, e.end): e for e in entities if e.label == "METRIC"}
+    labels = [(e.start, e.end, e.label) for e in entities]
+    for fact in facts:
+        metric = metrics[(fact["metric"]["start"], fact["metric"]["end"])]
+        yield fact, metric, figure_inputs(view, metric, fact, labels)
 
 
 class LearnedLinker:
@@ -97,21 +92,15 @@ class LearnedLinker:
     def refine(self, linker: FactLinker, text: str, entities: list[EntitySpan], context: LinkContext,
                facts: list[dict]) -> list[dict]:
         """The rule facts with province, year, indicator, evidence, spans and score from the learned models."""
-        if not facts:
-            return facts
-        view = DocumentView(text, entities, context, linker)
-        metrics = {(e.start, e.end): e for e in entities if e.label == "METRIC"}
-        labels = entity_triples(entities)
-        for fact in facts:
-            metric = metrics[(fact["metric"]["start"], fact["metric"]["end"])]
-            inputs = figure_inputs(view, metric, fact, labels)
+        figures = [(e.start, e.end) for e in entities if e.label == "METRIC"]
+        for fact, metric, inputs in figures_of(linker, text, entities, context, facts):
             province, p_province = self.province.choose(inputs.province)
             year, p_year = self.year.choose(inputs.year)
             # The CRF rarely leaves a figure without an indicator when one is written; where it tags nothing,
             # the rule heuristic's phrase stands in (about 5% of gold indicators are null).
             span = tagged_span(inputs.tokens, self.indicator.tag(inputs.token_features), text,
-                               (metric.start, metric.end), list(metrics))
-            if span is None and usable_indicator(text, inputs.rule_indicator, metrics):
+                               (metric.start, metric.end), figures)
+            if span is None and usable_indicator(text, inputs.rule_indicator, figures):
                 span = inputs.rule_indicator
             fact.update({
                 "indicator": text[span[0]:span[1]] if span else None,
@@ -119,7 +108,7 @@ class LearnedLinker:
                 "province": province.value,
                 "province_2025": NATIONAL if province.value == NATIONAL else linker.provinces.after_merger(province.value),
                 "year": year.value,
-                "evidence": {"province": evidence_of(province), "year": evidence_of(year)},
+                "evidence": {"province": province.evidence, "year": year.evidence},
                 "province_span": {"start": province.span[0], "end": province.span[1]} if province.span and province.value else None,
                 "year_span": {"start": year.span[0], "end": year.span[1]} if year.span and year.value else None,
                 "score": round(p_province * p_year, 3),
@@ -165,15 +154,10 @@ def linker_training_data(structured: list[tuple[dict, LinkContext]], linker: Fac
         entities = [EntitySpan(e["start"], e["end"], e["label"], e["text"]) for e in gold["entities"]]
         rule_facts = linker.link_facts(gold["text"], entities, context)
         gold_facts = {(f["metric"]["start"], f["metric"]["end"]): f for f in gold["facts"]}
-        view = DocumentView(gold["text"], entities, context, linker)
-        labels = entity_triples(entities)
-        metrics = {(e.start, e.end): e for e in entities if e.label == "METRIC"}
-        for fact in rule_facts:
-            key = (fact["metric"]["start"], fact["metric"]["end"])
-            gold_fact = gold_facts.get(key)
+        for fact, metric, inputs in figures_of(linker, gold["text"], entities, context, rule_facts):
+            gold_fact = gold_facts.get((metric.start, metric.end))
             if gold_fact is None:
                 continue
-            inputs = figure_inputs(view, metrics[key], fact, labels)
             province_groups.append((inputs.province, gold_fact.get("province")))
             year_groups.append((inputs.year, gold_fact.get("year")))
             span = gold_fact.get("indicator_span")
