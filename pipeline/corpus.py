@@ -3,16 +3,31 @@
 The corpus has the contract's three tables plus `officials` (one row per named
 person: roles as the text states them, and their province).
 
+Outputs are never lost or replaced unasked. Every OUT is checked before any is
+touched (`check_outputs`), locked for the run (`OUT.lock`, so a second run on
+it is refused rather than interleaved), and written to a working file next to
+it that `commit` moves into place: `OUT.partial` for JSONL and DuckDB, and for
+a `.parquet` OUT (a folder with one Parquet file per table) a staging DuckDB
+file inside it, exported table by table at the end. An OUT that exists is
+replaced only with `--overwrite`; `--resume` continues the working file an
+interrupted run left, or else appends to OUT itself under the lock.
+
 A sink takes output records (CONTRACT.md) one at a time. JSONL appends lines;
-DuckDB inserts rows in batches, each batch in one transaction, so an
-interrupted run leaves only whole documents behind; a `.parquet` OUT is a
-folder with one Parquet file per table, written from a DuckDB staging file
-when the run ends. Every sink knows which document ids it already holds,
-which is what `--resume` skips.
+DuckDB inserts rows in batches, each batch in one transaction, so a killed run
+leaves only whole documents behind. Every sink counts the document ids it
+already holds, which is what `--resume` skips. Values are made safe for every
+writer first: lone surrogates become U+FFFD, non-finite floats null, and
+non-string metadata is stored in the corpus as its JSON text.
 """
 
+import fcntl
 import json
-import shutil
+import math
+import os
+import re
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -41,17 +56,54 @@ TABLES: dict[str, list[tuple[str, pa.DataType]]] = {
     ],
 }
 SQL_TYPES = {pa.string(): "VARCHAR", pa.int32(): "INTEGER", pa.float64(): "DOUBLE", pa.list_(pa.string()): "VARCHAR[]"}
+SUFFIXES = (".jsonl", ".duckdb", ".parquet")
 BATCH_DOCUMENTS = 200
+STAGING = ".staging.duckdb"
+# Bytes 8-11 of every DuckDB database file.
+DUCKDB_MAGIC = b"DUCK"
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# JSON allows these raw inside strings, but line readers (str.splitlines, JavaScript before ES2019) split on them.
+LINE_BREAKS_TO_ESCAPE = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def clean(value):
+    """`value` with lone surrogates replaced by U+FFFD and non-finite floats by None, in nested dicts and lists too.
+
+    One character replaces one, so offsets into a cleaned text still hold.
+    """
+    if isinstance(value, str):
+        return LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {clean(k): clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean(v) for v in value]
+    return value
+
+
+def jsonl_line(record: dict) -> str:
+    """`record` as one line of standard JSON in valid UTF-8, ending in a newline."""
+    return json.dumps(clean(record), ensure_ascii=False, allow_nan=False).translate(LINE_BREAKS_TO_ESCAPE) + "\n"
+
+
+def as_text(value) -> str | None:
+    """A metadata value as a corpus string column stores it: a string as given, anything else as its JSON text."""
+    value = clean(value)
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
 def table_rows(record: dict) -> dict[str, list[dict]]:
     """The rows an output record contributes to each table of the structured corpus."""
+    record = clean(record)
     meta = record.get("meta") or {}
     doc_id = record["id"]
     return {
         "documents": [{
-            "id": doc_id, "title": meta.get("title"), "published": meta.get("published"),
-            "province": record.get("province", meta.get("province")),
+            "id": doc_id, "title": as_text(meta.get("title")), "published": as_text(meta.get("published")),
+            "province": as_text(record.get("province", meta.get("province"))),
             "n_entities": len(record["entities"]), "n_facts": len(record["facts"]), "errors": record["errors"],
         }],
         "entities": [
@@ -74,65 +126,214 @@ def table_rows(record: dict) -> dict[str, list[dict]]:
     }
 
 
+def partial_path(out: Path) -> Path:
+    """Where a fresh run writes OUT until it is complete (a .parquet OUT stages inside its folder instead)."""
+    return out / STAGING if out.suffix == ".parquet" else out.with_name(out.name + ".partial")
+
+
+def lock_path(out: Path) -> Path:
+    return out.with_name(out.name + ".lock")
+
+
+def holds_output(out: Path) -> bool:
+    """Whether OUT already holds output a run could lose: the file, or a table file of a .parquet folder."""
+    if out.suffix == ".parquet":
+        return out.is_dir() and any((out / f"{table}.parquet").exists() for table in TABLES)
+    return out.exists()
+
+
+def path_problem(out: Path, inputs: list[Path]) -> str | None:
+    """Why OUT cannot be written at all, or None; `inputs` are resolved paths. Looks, never touches."""
+    if out.suffix not in SUFFIXES:
+        return "unknown output type; --out must end in .jsonl, .duckdb or .parquet"
+    resolved = out.resolve()
+    for source in inputs:
+        if resolved == source:
+            return "is also an input and would be overwritten; choose another --out"
+        if source.is_dir() and resolved.is_relative_to(source):
+            return f"is inside the input folder {source} and would be read back as input; choose an --out outside it"
+    folder = next(p for p in resolved.parents if p.exists())
+    if not folder.is_dir():
+        return f"{folder} is a file, not a folder; choose another --out"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"folder {folder} is not writable; choose another --out"
+    if not out.exists():
+        return None
+    if not os.access(out, os.R_OK | os.W_OK):
+        return "exists and is not readable and writable; choose another --out"
+    if out.suffix == ".parquet" and not out.is_dir():
+        return "exists and is not a folder (a .parquet OUT is a folder of tables); choose another --out"
+    if out.suffix != ".parquet" and not out.is_file():
+        return "exists and is not a file; choose another --out"
+    if out.suffix == ".duckdb" and not is_duckdb_file(out):
+        return "exists and is not a DuckDB file; choose another --out"
+    return None
+
+
+def is_duckdb_file(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(12)[8:12] == DUCKDB_MAGIC
+
+
+def replace_problem(out: Path, resume: bool, overwrite: bool) -> str | None:
+    """Why writing OUT would lose what is there, or None: without --resume or --overwrite nothing is replaced."""
+    if resume or overwrite:
+        return None
+    if holds_output(out):
+        return "exists; add --resume to complete it, --overwrite to replace it, or choose another --out"
+    if partial_path(out).exists():
+        return (f"an interrupted run left {partial_path(out)}; add --resume to complete it "
+                "or --overwrite to start again")
+    return None
+
+
+def check_outputs(outputs: list[Path], inputs: list[Path], resume: bool = False, overwrite: bool = False) -> None:
+    """Refuse, before any output is touched, a set of outputs that cannot all be written or would lose data.
+
+    Raises:
+        OutputError: one line naming the first bad OUT and what to do.
+    """
+    if resume and overwrite:
+        raise OutputError("--resume and --overwrite exclude each other: complete the outputs or replace them")
+    sources = [path.resolve() for path in inputs]
+    seen: set[Path] = set()
+    for out in outputs:
+        problem = path_problem(out, sources) or replace_problem(out, resume, overwrite)
+        if out.resolve() in seen:
+            problem = "is given twice; give each --out once"
+        if problem:
+            raise OutputError(f"{out}: {problem}")
+        seen.add(out.resolve())
+
+
+@contextmanager
+def output_lock(out: Path) -> Iterator[None]:
+    """Hold `OUT.lock` (an exclusive flock) while the block runs; the lock file is removed at the end.
+
+    Raises:
+        OutputError: another process holds it, or it cannot be created.
+    """
+    path = lock_path(out)
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise OutputError(f"{out}: cannot create the lock file {path} ({exc.strerror}); choose another --out") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "?"
+            os.close(fd)
+            raise OutputError(f"{out}: another vipie run (pid {holder}) is writing it; wait for it to end "
+                              "or choose another --out") from None
+        # The previous holder removes the file as it lets go: a lock on a removed file guards nothing.
+        if path.exists() and os.path.samestat(os.fstat(fd), os.stat(path)):
+            break
+        os.close(fd)
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def write_error(out: Path, exc: Exception) -> OutputError:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return OutputError(f"{out}: cannot write ({reason}); what was written is kept: fix it and run again with --resume")
+
+
+def replace_file(source: Path, target: Path) -> None:
+    """Move `source` onto `target` atomically, its data on disk first."""
+    with source.open("rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(source, target)
+
+
 class JsonlSink:
     """One output document per line, in the order written."""
 
-    def __init__(self, path: Path, resume: bool):
-        self.path = path
-        self.done: set[str] = set()
-        if resume and path.exists():
+    def __init__(self, out: Path, resume: bool):
+        self.out = out
+        partial = partial_path(out)
+        self.working = out if resume and out.exists() and not partial.exists() else partial
+        self.done: Counter = Counter()
+        self.fresh = not (resume and self.working.exists())
+        if not self.fresh:
             self.done = self._complete_lines()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.fh = path.open("a" if resume else "w", encoding="utf-8")
-        except OSError as exc:
-            raise OutputError(f"{path}: cannot write ({exc.strerror}); choose another --out") from exc
+        self.fh = self.working.open("w" if self.fresh else "a", encoding="utf-8", newline="\n")
 
-    def _complete_lines(self) -> set[str]:
-        """Ids already written; a last line cut off by an interrupted run is removed."""
-        done, keep = set(), 0
-        with self.path.open("rb") as fh:
+    def _complete_lines(self) -> Counter:
+        """Ids already written; a last line cut off by a killed run is removed (a whole line ends in a newline)."""
+        done, keep = Counter(), 0
+        with self.working.open("rb") as fh:
             for line in fh:
                 try:
-                    done.add(json.loads(line)["id"])
-                except (ValueError, KeyError):
+                    doc_id = json.loads(line)["id"]
+                except (ValueError, KeyError, TypeError):
                     break
+                if not line.endswith(b"\n"):
+                    break
+                done[doc_id] += 1
                 keep += len(line)
-        with self.path.open("r+b") as fh:
-            fh.truncate(keep)
+        if keep < self.working.stat().st_size:
+            with self.working.open("r+b") as fh:
+                fh.truncate(keep)
         return done
 
     def write(self, record: dict) -> None:
-        self.fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        try:
+            self.fh.write(jsonl_line(record))
+        except OSError as exc:
+            raise write_error(self.out, exc) from exc
+
+    def commit(self) -> None:
+        """Move the complete output into place (an append in place only needs closing)."""
+        try:
+            self.fh.close()
+            if self.working != self.out:
+                replace_file(self.working, self.out)
+        except OSError as exc:
+            raise write_error(self.out, exc) from exc
 
     def close(self) -> None:
-        self.fh.close()
+        """Stop without committing: what is written stays in the working file for --resume."""
+        try:
+            self.fh.close()
+        except OSError:
+            pass  # the data that did not reach the disk is redone by --resume
+
+    def discard(self) -> None:
+        """Close and remove the working file when this run started it: the run never began."""
+        self.close()
+        if self.fresh and self.working != self.out:
+            self.working.unlink(missing_ok=True)
 
 
-class DuckDBSink:
-    """The three tables in a DuckDB file, plus a `facts_by_province_year` view."""
+class TableWriter:
+    """The corpus tables in one DuckDB file, filled in batches of whole documents, each batch one transaction."""
 
-    def __init__(self, path: Path, resume: bool):
+    def __init__(self, path: Path, out: Path):
         import duckdb
 
-        self.path = path
-        if path.exists() and not resume:
-            path.unlink()
+        self.out = out
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             self.con = duckdb.connect(str(path))
+            for table, columns in TABLES.items():
+                cols = ", ".join(f'"{name}" {SQL_TYPES[kind]}' for name, kind in columns)
+                self.con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({cols})')
+            self.con.execute(
+                "CREATE OR REPLACE VIEW facts_by_province_year AS SELECT province, year, count(*) AS n_facts, "
+                "count(DISTINCT doc_id) AS n_documents FROM facts GROUP BY ALL ORDER BY ALL"
+            )
         except (OSError, duckdb.Error) as exc:
-            raise OutputError(f"{path}: cannot open as a DuckDB file ({exc}); choose another --out") from exc
-        for table, columns in TABLES.items():
-            cols = ", ".join(f'"{name}" {SQL_TYPES[kind]}' for name, kind in columns)
-            self.con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({cols})")
-        self.con.execute(
-            "CREATE OR REPLACE VIEW facts_by_province_year AS SELECT province, year, count(*) AS n_facts, "
-            "count(DISTINCT doc_id) AS n_documents FROM facts GROUP BY ALL ORDER BY ALL"
-        )
-        self.done = {row[0] for row in self.con.execute("SELECT id FROM documents").fetchall()}
+            raise OutputError(f"{out}: cannot open {path} as a DuckDB file ({exc}); choose another --out") from exc
         self.pending: dict[str, list[dict]] = {table: [] for table in TABLES}
         self.pending_docs = 0
+
+    def ids(self) -> Counter:
+        return Counter(dict(self.con.execute("SELECT id, count(*) FROM documents GROUP BY id").fetchall()))
 
     def write(self, record: dict) -> None:
         for table, rows in table_rows(record).items():
@@ -142,66 +343,165 @@ class DuckDBSink:
             self.flush()
 
     def flush(self) -> None:
-        self.con.execute("BEGIN TRANSACTION")
-        for table, columns in TABLES.items():
-            batch = pa.Table.from_pylist(self.pending[table], schema=pa.schema(columns))
-            self.con.register("batch", batch)
-            self.con.execute(f"INSERT INTO {table} SELECT * FROM batch")
-            self.con.unregister("batch")
-            self.pending[table] = []
-        self.con.execute("COMMIT")
+        import duckdb
+
+        try:
+            self.con.execute("BEGIN TRANSACTION")
+            for table, columns in TABLES.items():
+                batch = pa.Table.from_pylist(self.pending[table], schema=pa.schema(columns))
+                self.con.register("batch", batch)
+                self.con.execute(f'INSERT INTO "{table}" SELECT * FROM batch')
+                self.con.unregister("batch")
+            self.con.execute("COMMIT")
+        except (OSError, duckdb.Error) as exc:
+            raise write_error(self.out, exc) from exc
+        self.pending = {table: [] for table in TABLES}
         self.pending_docs = 0
 
     def close(self) -> None:
-        self.flush()
         self.con.close()
 
 
-class ParquetSink:
-    """A folder with documents.parquet, entities.parquet and facts.parquet."""
+def remove_duckdb_file(path: Path) -> None:
+    """Remove a DuckDB file and its write-ahead log (which DuckDB would otherwise replay onto a new file)."""
+    path.unlink(missing_ok=True)
+    path.with_name(path.name + ".wal").unlink(missing_ok=True)
 
-    STAGING = ".staging.duckdb"
 
-    def __init__(self, folder: Path, resume: bool):
-        self.folder = folder
-        if folder.exists() and not folder.is_dir():
-            raise OutputError(f"{folder}: exists and is not a folder; a .parquet OUT is a folder of tables")
-        staging = folder / self.STAGING
-        restore = resume and not staging.exists() and all((folder / f"{t}.parquet").exists() for t in TABLES)
-        self.staging = DuckDBSink(staging, resume)
-        if restore:
-            for table in TABLES:
-                self.staging.con.execute(f"INSERT INTO {table} SELECT * FROM read_parquet('{folder / table}.parquet')")
-            self.staging.done = {r[0] for r in self.staging.con.execute("SELECT id FROM documents").fetchall()}
-        self.done = self.staging.done
+class DuckDBSink:
+    """The corpus tables in a DuckDB file, plus a `facts_by_province_year` view."""
+
+    def __init__(self, out: Path, resume: bool):
+        self.out = out
+        partial = partial_path(out)
+        self.working = out if resume and out.exists() and not partial.exists() else partial
+        self.fresh = not (resume and self.working.exists())
+        if self.fresh:
+            remove_duckdb_file(self.working)
+        self.tables = TableWriter(self.working, out)
+        self.done = self.tables.ids()
 
     def write(self, record: dict) -> None:
-        self.staging.write(record)
+        self.tables.write(record)
+
+    def commit(self) -> None:
+        self.tables.flush()
+        self.tables.close()
+        if self.working != self.out:
+            try:
+                remove_duckdb_file(self.out)
+                replace_file(self.working, self.out)
+            except OSError as exc:
+                raise write_error(self.out, exc) from exc
 
     def close(self) -> None:
-        self.staging.flush()
-        for table in TABLES:
-            self.staging.con.execute(f"COPY {table} TO '{self.folder / table}.parquet' (FORMAT parquet)")
-        self.staging.close()
-        (self.folder / self.STAGING).unlink()
-        wal = self.folder / (self.STAGING + ".wal")
-        if wal.exists():
-            wal.unlink()
+        self.tables.close()
+
+    def discard(self) -> None:
+        self.close()
+        if self.fresh and self.working != self.out:
+            remove_duckdb_file(self.working)
+
+
+class ParquetSink:
+    """A folder with one Parquet file per table, exported from a staging DuckDB file inside it at the end."""
+
+    def __init__(self, folder: Path, resume: bool):
+        self.out = folder
+        self.staging = partial_path(folder)
+        restore = resume and not self.staging.exists() and all(self.table_path(t).exists() for t in TABLES)
+        self.fresh = not (resume and self.staging.exists())
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise write_error(folder, exc) from exc
+        if self.fresh:
+            remove_duckdb_file(self.staging)
+        self.tables = TableWriter(self.staging, folder)
+        if restore:
+            for table in TABLES:
+                self.tables.con.execute(f'INSERT INTO "{table}" SELECT * FROM read_parquet(?)',
+                                        [str(self.table_path(table))])
+        self.done = self.tables.ids()
+
+    def table_path(self, table: str) -> Path:
+        return self.out / f"{table}.parquet"
+
+    def write(self, record: dict) -> None:
+        self.tables.write(record)
+
+    def commit(self) -> None:
+        """Export every table next to its final name, then move each into place and drop the staging file."""
+        import duckdb
+
+        self.tables.flush()
+        try:
+            for table in TABLES:
+                exported = self.out / f".{table}.parquet.partial"
+                self.tables.con.execute(f'COPY "{table}" TO ? (FORMAT parquet)', [str(exported)])
+                replace_file(exported, self.table_path(table))
+            self.tables.close()
+            remove_duckdb_file(self.staging)
+        except (OSError, duckdb.Error) as exc:
+            raise write_error(self.out, exc) from exc
+
+    def close(self) -> None:
+        self.tables.close()
+
+    def discard(self) -> None:
+        self.close()
+        if self.fresh:
+            remove_duckdb_file(self.staging)
 
 
 def open_sink(path: Path, resume: bool):
-    """The sink for an OUT path, chosen by its suffix.
+    """The sink for an OUT path, chosen by its suffix (the path is checked by `check_outputs`)."""
+    sink = {".jsonl": JsonlSink, ".duckdb": DuckDBSink, ".parquet": ParquetSink}[path.suffix]
+    try:
+        return sink(path, resume)
+    except OSError as exc:
+        raise write_error(path, exc) from exc
+
+
+@contextmanager
+def open_outputs(outputs: list[Path], inputs: list[Path], resume: bool = False,
+                 overwrite: bool = False) -> Iterator[list]:
+    """Check, lock and open every output; commit them all when the block ends, or keep them resumable on error.
+
+    An output that exists is replaced only with `overwrite`; with `resume` the
+    sinks know what they hold (`sink.done`) and append. The block ends
+    normally also when the run was interrupted: what is complete is committed.
 
     Raises:
-        OutputError: the suffix is not .jsonl, .duckdb or .parquet, or the path cannot be written.
+        OutputError: an output cannot be written or is locked by another run; nothing was touched then.
     """
-    if path.suffix == ".jsonl":
-        return JsonlSink(path, resume)
-    if path.suffix == ".duckdb":
-        return DuckDBSink(path, resume)
-    if path.suffix == ".parquet":
-        if path.exists() and path.is_dir() and not resume:
-            shutil.rmtree(path)
-        path.mkdir(parents=True, exist_ok=True)
-        return ParquetSink(path, resume)
-    raise OutputError(f"{path}: unknown output type; --out must end in .jsonl, .duckdb or .parquet")
+    check_outputs(outputs, inputs, resume, overwrite)
+    with ExitStack() as locks:
+        for out in outputs:
+            try:
+                out.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise write_error(out, exc) from exc
+            locks.enter_context(output_lock(out))
+        check_outputs(outputs, inputs, resume, overwrite)  # again under the locks: a run may have ended meanwhile
+        sinks = []
+        try:
+            for out in outputs:
+                sinks.append(open_sink(out, resume))
+        except OutputError:
+            for sink in sinks:
+                sink.discard()
+            raise
+        try:
+            yield sinks
+        except BaseException:
+            for sink in sinks:
+                sink.close()
+            raise
+        for committed, sink in enumerate(sinks):
+            try:
+                sink.commit()
+            except OutputError:
+                for later in sinks[committed + 1:]:
+                    later.close()
+                raise

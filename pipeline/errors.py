@@ -17,6 +17,17 @@ class OutputError(VipieError):
     """The output cannot be written."""
 
 
+class Interrupted(VipieError):
+    """SIGINT or SIGTERM stopped a run after its finished documents were written; `--resume` completes it.
+
+    `exit_status` is the shell's convention for a signal: 128 + its number (130, 143).
+    """
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.exit_status = 128 + signum
+
+
 class AnnotationError(VipieError):
     """An export or gold file that breaks the guidelines; `problems` holds one line per problem.
 

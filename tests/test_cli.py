@@ -31,11 +31,13 @@ def test_extract_seeds_passes_the_contract_check(tmp_path):
 
 @pytest.mark.slow
 def test_bad_documents_do_not_fail_the_run(tmp_path):
-    (tmp_path / "empty.txt").write_bytes(b"")
-    (tmp_path / "binary.txt").write_bytes(b"\x00\xff\x00")
-    (tmp_path / "docs.jsonl").write_text('{"id": "ok", "text": "Tỉnh có 5 hệ thống."}\n{broken\n', encoding="utf-8")
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "empty.txt").write_bytes(b"")
+    (inputs / "binary.txt").write_bytes(b"\x00\xff\x00")
+    (inputs / "docs.jsonl").write_text('{"id": "ok", "text": "Tỉnh có 5 hệ thống."}\n{broken\n', encoding="utf-8")
     out = tmp_path / "o.jsonl"
-    result = vipie("extract", tmp_path, "--out", out)
+    result = vipie("extract", inputs, "--out", out)
     assert result.returncode == 0, result.stderr
     records = {r["id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
     assert set(records) == {"binary", "docs:2", "empty", "ok"}
@@ -57,6 +59,21 @@ def test_run_errors_exit_2_with_one_line(tmp_path, args, message):
     assert result.returncode == 2
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("out, message", [
+    ("in.jsonl", "in.jsonl: is also an input and would be overwritten; choose another --out"),
+    ("old.jsonl", "old.jsonl: exists; add --resume to complete it, --overwrite to replace it"),
+])
+def test_an_output_that_would_lose_data_exits_2_and_touches_nothing(tmp_path, out, message):
+    (tmp_path / "in.jsonl").write_text('{"id": "a", "text": "Năm 2022"}\n', encoding="utf-8")
+    (tmp_path / "old.jsonl").write_text('{"id": "kept"}\n', encoding="utf-8")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    result = vipie("extract", "in.jsonl", "--out", out, cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"vipie: error: {message}")
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
 def test_bad_flag_exits_non_zero():

@@ -9,6 +9,8 @@ from rich.table import Table
 
 from pipeline.cli import app
 from pipeline.document import DEFAULT_MAX_CHARS
+from pipeline.errors import Interrupted
+from pipeline.extract import DocBudget
 
 
 @app.command()
@@ -18,21 +20,40 @@ def extract(
     model: Path | None = typer.Option(None, "--model", "-m", help="Model folder; default: the shipped models/default."),
     workers: int = typer.Option(1, "--workers", "-w", min=1, help="Local processes."),
     resume: bool = typer.Option(False, "--resume", help="Skip documents the outputs already hold and append."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace outputs that exist (refused without it)."),
     max_chars: int = typer.Option(DEFAULT_MAX_CHARS, "--max-chars", min=1, help="Reject longer documents."),
+    doc_timeout: float = typer.Option(
+        DocBudget.seconds_per_1000_chars, "--doc-timeout", min=0.001,
+        help=f"Seconds a document may take per 1,000 characters (at least {DocBudget.min_seconds:g} s); "
+             "past it, it becomes an error record."),
+    doc_memory: int = typer.Option(
+        DocBudget.memory_mb, "--doc-memory", min=64,
+        help="MB of memory a worker may take beyond the loaded model; past it, the document becomes an error record."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary."),
 ) -> None:
     """Extract entities and facts from articles (CONTRACT.md)."""
     import pipeline
-    from pipeline.extract import run_extraction
+    from pipeline.extract import check_run, run_extraction
 
-    nlp = pipeline.load(model)
+    check_run(inputs, out, resume, overwrite)  # a bad path fails now, not after the model has loaded
+    try:
+        nlp = pipeline.load(model)
+    except KeyboardInterrupt:
+        print("vipie: interrupted while loading the model; nothing was written", file=sys.stderr)
+        raise typer.Exit(130) from None
     console = Console(stderr=True)
 
     def report(record: dict) -> None:
         print(f"vipie: rejected {record['id']}: {'; '.join(record['errors'])}", file=sys.stderr)
 
-    stats = run_extraction(nlp, inputs, out, workers=workers, resume=resume, max_chars=max_chars,
-                           progress=not quiet and sys.stderr.isatty(), on_rejected=None if quiet else report)
+    budget = DocBudget(seconds_per_1000_chars=doc_timeout, memory_mb=doc_memory)
+    try:
+        stats = run_extraction(nlp, inputs, out, workers=workers, resume=resume, overwrite=overwrite,
+                               max_chars=max_chars, budget=budget, progress=not quiet and sys.stderr.isatty(),
+                               on_rejected=None if quiet else report)
+    except Interrupted as exc:
+        print(f"vipie: {exc}", file=sys.stderr)
+        raise typer.Exit(exc.exit_status) from None
     if not quiet:
         console.print(summary_table(stats.as_dict(), out))
 
