@@ -19,6 +19,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from pipeline.cli.stats import corpus_summary
 from pipeline.corpus import open_outputs, output_lock
 from pipeline.errors import OutputError
 from pipeline.extract import WORKER_DIED, DocBudget, run_extraction
@@ -186,6 +187,7 @@ def test_paths_with_quotes_and_semicolons_are_data_not_sql(fake_pipeline, tmp_pa
     assert (stats.skipped, stats.documents) == (2, 1)
     assert [row[0] for row in tables(db)["documents"]] == ["d0", "d1", "d2"]
     assert [row[0] for row in parquet_tables(parquet)["documents"]] == ["d0", "d1", "d2"]
+    assert corpus_summary(db)["documents"] == corpus_summary(parquet)["documents"] == (3, 0)
 
 
 # Writers never crash on odd values

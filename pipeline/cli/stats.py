@@ -17,10 +17,12 @@ def corpus_summary(corpus: Path, top: int = 10) -> dict:
 
     con = duckdb.connect()
     if corpus.suffix == ".duckdb" and corpus.is_file():
-        con.execute(f"ATTACH '{corpus}' AS corpus (READ_ONLY)")
+        con.execute("ATTACH ? AS corpus (READ_ONLY)", [str(corpus)])  # a path is a parameter, never SQL text
         source = {t: f"corpus.{t}" for t in TABLES}
     elif corpus.suffix == ".parquet" and corpus.is_dir():
-        source = {t: f"read_parquet('{corpus / t}.parquet')" for t in TABLES}
+        for table in TABLES:
+            con.read_parquet(str(corpus / f"{table}.parquet")).create_view(table)
+        source = {t: t for t in TABLES}
     else:
         raise InputError(f"{corpus}: not a .duckdb file or a .parquet folder written by `vipie extract`")
     fetch = lambda sql: con.execute(sql).fetchall()  # noqa: E731
