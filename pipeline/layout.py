@@ -4,6 +4,8 @@ All positions are `[start, end)` character offsets into the original text.
 Articles in the genre carry hard line wraps inside sentences; a newline is a
 wrap when the line before it does not end a sentence and either the next line
 goes on in lower case or the line before is long enough to be body text.
+Tables written as text ("Chỉ tiêu | Năm 2021 | Năm 2023", one row a line) are
+never wrapped: consecutive rows make one paragraph, and each row is a sentence.
 """
 
 import re
@@ -22,6 +24,8 @@ ABBREVIATIONS = frozenset({"TP", "Tp", "TS", "ThS", "PGS", "GS", "BS", "KS", "St
 
 DATELINE = re.compile(r"^(?:(\d{1,2}):(\d{2}),?\s+)?(?:[^\d\n,]{2,12},\s*)?(\d{1,2})/(\d{1,2})/(\d{4})\s*$")
 PHOTO_CREDIT = re.compile(r"\(\s*(?:Ảnh|Nguồn|Video)\s*:[^()\n]{1,80}\)")
+# A cell separator inside a line (not a caption's trailing "|"): the line may be a table row.
+INNER_BAR = re.compile(r"\S\s*\|\s*\S")
 SENTENCE_BREAK = re.compile(r"([.!?…]+[\"'”’)\]»]*|\s\|)(\s+)(?=[\"“'(\[«]?[\w\d])")
 
 
@@ -64,6 +68,17 @@ def is_wrap(text: str, prev: tuple[int, int], nxt: tuple[int, int]) -> bool:
         return False
     first = next_line[0]
     return first.islower() or first.isdigit() or len(prev_line) >= MIN_WRAPPED_LINE
+
+
+def table_rows(text: str, lines: list[tuple[int, int]]) -> set[int]:
+    """Indices of the lines that are table rows: a cell separator inside the line, and a line next to it (no blank
+    line between) that has one too, so a lone "10:22 | 14/04/2023" dateline is no table."""
+    barred = [INNER_BAR.search(text[start:end]) is not None for start, end in lines]
+    rows = set()
+    for i in range(len(lines) - 1):
+        if barred[i] and barred[i + 1] and text.count("\n", lines[i][1], lines[i + 1][0]) == 1:
+            rows.update((i, i + 1))
+    return rows
 
 
 def find_title(text: str, lines: list[tuple[int, int]]) -> tuple[int, int] | None:
@@ -121,17 +136,23 @@ def analyse_layout(text: str, boilerplate: frozenset[str]) -> Layout:
     """Find the structure of `text`; pure, no spaCy."""
     lines = split_lines(text)
     layout = Layout(title=find_title(text, lines), published=find_published(text, lines))
-    paragraphs: list[list[int]] = []
+    rows = table_rows(text, lines)
+    paragraphs: list[list] = []  # [start, end, the rows of a table or None]
     for i, (start, end) in enumerate(lines):
         prev = lines[i - 1] if i else None
-        if prev and prev != layout.title and is_wrap(text, prev, (start, end)):
+        if i in rows and i - 1 in rows:
+            paragraphs[-1][1] = end
+            paragraphs[-1][2].append((start, end))
+        elif i in rows:
+            paragraphs.append([start, end, [(start, end)]])
+        elif prev and i - 1 not in rows and prev != layout.title and is_wrap(text, prev, (start, end)):
             layout.wraps.append(text.index("\n", prev[1]))
             paragraphs[-1][1] = end
         else:
-            paragraphs.append([start, end])
-    layout.paragraphs = [(s, e) for s, e in paragraphs]
-    for paragraph in layout.paragraphs:
-        layout.sentences.extend(find_sentences(text, paragraph))
+            paragraphs.append([start, end, None])
+    layout.paragraphs = [(start, end) for start, end, _ in paragraphs]
+    for start, end, table in paragraphs:
+        layout.sentences.extend(table if table else find_sentences(text, (start, end)))
     byline = find_byline(text, lines, boilerplate)
     if byline:
         layout.byline = text[byline[0] : byline[1]]

@@ -49,3 +49,20 @@ def test_caption_first_line_is_not_a_title():
 def test_empty_text_has_no_structure():
     layout = analyse_layout("", BOILERPLATE)
     assert (layout.paragraphs, layout.sentences, layout.title) == ([], [], None)
+
+
+def test_table_rows_are_one_paragraph_and_one_sentence_each():
+    text = ("Theo báo cáo, tỉnh đã hoàn thành 27/41 chỉ tiêu của chương trình chuyển đổi số đến nay\n"
+            "Chỉ tiêu | Năm 2021 | Năm 2023\n"
+            "Hồ sơ trực tuyến trên tổng số hồ sơ tiếp nhận | 12,4% | 58,6%\n"
+            "Văn bản ký số | 71% | 97,3%\n"
+            "Quang cảnh hội nghị. |\n"
+            "10:22 | 14/04/2023\n")
+    layout = analyse_layout(text, BOILERPLATE)
+    paragraphs = [text[s:e] for s, e in layout.paragraphs]
+    assert paragraphs[1].startswith("Chỉ tiêu") and paragraphs[1].endswith("97,3%")
+    assert paragraphs[2:] == ["Quang cảnh hội nghị. |", "10:22 | 14/04/2023"]
+    sentences = [text[s:e] for s, e in layout.sentences]
+    assert sentences[1:4] == ["Chỉ tiêu | Năm 2021 | Năm 2023",
+                              "Hồ sơ trực tuyến trên tổng số hồ sơ tiếp nhận | 12,4% | 58,6%",
+                              "Văn bản ký số | 71% | 97,3%"]

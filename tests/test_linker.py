@@ -155,6 +155,52 @@ def test_a_plan_period_and_a_target_year_are_marked():
     assert "kind=mention&fig:target_cue" in target.features
 
 
+def test_a_table_header_gives_each_column_its_year():
+    text = ("Một số chỉ tiêu của tỉnh\nChỉ tiêu | Năm 2021 | Năm 2023\n"
+            "Hồ sơ trực tuyến | 12,4% | 58,6%\nVăn bản ký số | 71% | 97,3%")
+    spans = [("DATE", "Năm 2021"), ("DATE", "Năm 2023"), ("METRIC", "12,4%"), ("METRIC", "58,6%"),
+             ("METRIC", "71%"), ("METRIC", "97,3%")]
+    _, years = candidates_of(text, spans, "97,3%")
+    assert "table:header_same_column" in by_value(years, 2023)[0].features
+    assert "table:header_other_column" in by_value(years, 2021)[0].features
+    text = "Chỉ tiêu năm 2022 | Mục tiêu\nVăn bản ký số | 100%\nHộ gia đình có cáp quang | 75%"
+    _, years = candidates_of(text, [("DATE", "năm 2022"), ("METRIC", "100%"), ("METRIC", "75%")], "75%")
+    assert "table:header_first_column" in by_value(years, 2022)[0].features
+
+
+def test_brackets_a_current_marker_and_a_publication_date_are_marked():
+    text = "Năm 2026, tỉnh đặt mục tiêu kinh tế số chiếm 15% GRDP (năm 2025 ước đạt 11,2%)."
+    spans = [("DATE", "Năm 2026"), ("METRIC", "15%"), ("DATE", "năm 2025"), ("METRIC", "11,2%")]
+    _, years = candidates_of(text, spans, "15%")
+    assert "bracket:mention_inside" in by_value(years, 2025)[0].features
+    _, years = candidates_of(text, spans, "11,2%")
+    assert "bracket:figure_inside" in by_value(years, 2026)[0].features
+    assert "bracket:same" in by_value(years, 2025)[0].features
+    text = "Đầu năm 2020, toàn tỉnh còn 134 thôn chưa có sóng, tới nay con số này còn 61 thôn."
+    _, years = candidates_of(text, [("DATE", "năm 2020"), ("METRIC", "134"), ("METRIC", "61")], "61")
+    assert "between:current" in by_value(years, 2020)[0].features
+    text = "Theo DTI năm 2025 do Bộ công bố tháng 6/2026, tỉnh xếp thứ 14/34."
+    _, years = candidates_of(text, [("DATE", "năm 2025"), ("DATE", "tháng 6/2026"), ("METRIC", "thứ 14/34")], "thứ 14/34")
+    assert "issued" in by_value(years, 2026)[0].features and "issued" not in by_value(years, 2025)[0].features
+
+
+def test_the_ranker_compares_candidates_within_a_figure():
+    from pipeline.facts.candidates import Candidate
+    from pipeline.facts.ranker import CandidateRanker
+
+    def figure(right_cue: str, gold):
+        # The frequent cue is on the wrong candidate of every figure; only the rare cue marks the right one.
+        return ([Candidate(gold, "mention", None, {right_cue: 1.0}),
+                 Candidate("other", "mention", None, {"frequent": 1.0})], gold)
+
+    groups = [figure("rare", i) for i in range(20)]
+    ranker = CandidateRanker.train(groups, c=1.0)
+    chosen, probability = ranker.choose(groups[0][0])
+    assert chosen.value == 0 and 0.5 < probability < 1.0
+    assert ranker.weights["rare"] > 0 > ranker.weights["frequent"]
+    assert CandidateRanker.from_dict(ranker.to_dict(), "test").choose(groups[0][0]) == (chosen, probability)
+
+
 GOLD_DOCS = [
     document("Năm 2022, tỉnh Lào Cai cấp 2.140 tài khoản thư điện tử.",
              [("DATE", "Năm 2022"), ("LOCATION", "tỉnh Lào Cai"), ("METRIC", "2.140")],
@@ -259,5 +305,5 @@ def test_vipie_train_ships_the_learned_linker_in_the_model_folder(tmp_path):
     assert fact["indicator_span"] is not None and 0 < fact["score"] <= 1
 
     (model / "vipie_fact_linker" / LINKER_FILE).write_text("{", encoding="utf-8")
-    with pytest.raises(ModelError, match="not valid JSON"):
+    with pytest.raises(ModelError, match="linker.json: its checksum differs from card.json"):
         pipeline.load(model)

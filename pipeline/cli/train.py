@@ -50,7 +50,7 @@ def train(
     seed: int = typer.Option(13, "--seed", help="Random seed."),
     device: str = typer.Option("auto", "--device", help="Transformer: cpu, cuda or auto."),
     linker: str = typer.Option("learned", "--linker", help="Fact linker: learned (trained on the gold facts) or rules."),
-    linker_c: float = typer.Option(1.0, "--linker-c", help="Learned linker: inverse L2 regularisation of its rankers."),
+    linker_c: float = typer.Option(0.3, "--linker-c", help="Learned linker: inverse L2 regularisation of its rankers."),
     metrics_out: Path | None = typer.Option(None, "--metrics", help="Also write the dev metrics as JSON here."),
 ) -> None:
     """Train an NER backend and the fact linker, and write a model folder usable by `vipie extract --model`."""

@@ -55,6 +55,8 @@ LIST_ITEM = regex.compile(r"\s*[(:]\s*")  # "Tây Ninh (58,4%)", "Tỷ lệ ...:
 NEAR_SUBJECT = regex.compile(r"[^.;()\n]{0,40}")
 YEAR_RANGE = regex.compile(r"\d{4}\s*[-–]\s*\d{4}")
 PRECISE_DATE = regex.compile(r"(?:ngày|tháng|quý|\d{1,2}[/-])")
+# A date that says when something was published or signed, not what period a figure measures.
+ISSUED = regex.compile(r"(?<![\p{L}])(?:công bố|ban hành|ký|phát hành|đăng)(?:\s+(?:vào|ngày|tháng|năm))*\s*$")
 # What a DATE's preceding words make of it: a baseline, a start, a target, the end of a change, a frame, a vision.
 LEADS = tuple((name, regex.compile(pattern)) for name, pattern in (
     ("so_voi", r"so với\s*(?:cùng kỳ\s*)?(?:cuối\s*)?$"), ("tu", r"(?<![\p{L}])từ\s*$"),
@@ -198,14 +200,56 @@ def between_features(doc: DocumentView, fig: FigureView, span: tuple[int, int], 
         ("len", LEN.search(lowered) is not None),
         ("comparison", COMPARISON_MARKERS.search(gap) is not None),
         ("sentence_end", SENTENCE_END.search(gap) is not None),
+        ("current", CURRENT.search(gap) is not None),
     ):
         if present:
             features[f"{prefix}between:{name}"] = 1.0
+    mention_bracket, figure_bracket = bracket_of(doc.text, span[0]), bracket_of(doc.text, fig.metric.start)
+    if mention_bracket != figure_bracket:
+        features[f"{prefix}bracket:" + ("mention_inside" if mention_bracket else "figure_inside")] = 1.0
+    elif mention_bracket:
+        features[f"{prefix}bracket:same"] = 1.0
     figures = doc.count_between(doc.figure_starts, a, b)
     dates = doc.count_between(doc.date_starts, a, b)
     features[f"{prefix}between:figures={min(figures, 3)}"] = 1.0
     features[f"{prefix}between:dates={min(dates, 2)}"] = 1.0
     return features
+
+
+def bracket_of(text: str, pos: int) -> int | None:
+    """Where the innermost "(" still open at `pos` in its line stands, or None outside brackets."""
+    line_start = text.rfind("\n", 0, pos) + 1
+    opened = []
+    for i in range(line_start, pos):
+        if text[i] == "(":
+            opened.append(i)
+        elif text[i] == ")" and opened:
+            opened.pop()
+    return opened[-1] if opened else None
+
+
+def table_cell(text: str, row: tuple[int, int], pos: int) -> int | None:
+    """The cell index of `pos` in a table row (cells split by "|"), or None when the row is no table row."""
+    if "|" not in text[row[0] : row[1]].strip(" |"):
+        return None
+    return text.count("|", row[0], pos)
+
+
+def table_features(doc: "DocumentView", fig: "FigureView", span: tuple[int, int]) -> dict[str, float]:
+    """Where a date stands in the table that holds the figure: in the header row above the figure's column, above
+    the first column, above another column, or in the figure's own row (a table's first row is its header)."""
+    figure_cell = table_cell(doc.text, fig.sentence, fig.metric.start)
+    if figure_cell is None or fig.paragraph[0] == fig.sentence[0]:
+        return {}
+    if fig.sentence[0] <= span[0] < fig.sentence[1]:
+        return {"table:same_row": 1.0}
+    header = doc.sentence_of(fig.paragraph[0])
+    if header and header[0] <= span[0] < header[1]:
+        column = table_cell(doc.text, header, span[0])
+        # The first column's header ("Chỉ tiêu năm 2022 | Mục tiêu") names the whole table's period.
+        where = "same_column" if column == figure_cell else "first_column" if column == 0 else "other_column"
+        return {f"table:header_{where}": 1.0}
+    return {"table:outside": 1.0}
 
 
 def mention_evidence(region: str, label: str) -> str:
@@ -409,6 +453,9 @@ def year_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[
             features[f"period&region={region}"] = 1.0
         if PRECISE_DATE.match(lowered):
             features["precise_date"] = 1.0
+        if ISSUED.search(text[max(0, entity.start - 24) : entity.start].lower()):
+            features["issued"] = 1.0
+        features.update(table_features(doc, fig, span))
         if span[0] >= metric.end and doc.tokens_between(metric.end, span[0]) <= 2:
             features["right_after_figure"] = 1.0
         if doc.published is not None:

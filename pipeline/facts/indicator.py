@@ -157,7 +157,7 @@ class IndicatorTagger:
         self.tagger = tagger
 
     @classmethod
-    def train(cls, sequences: list[tuple[list[list[str]], list[str]]], path: Path, c1: float = 0.05, c2: float = 0.01,
+    def train(cls, sequences: list[tuple[list[list[str]], list[str]]], path: Path, c1: float = 0.05, c2: float = 0.1,
               max_iterations: int = 150) -> "IndicatorTagger":
         trainer = pycrfsuite.Trainer(verbose=False)
         for features, tags in sequences:

@@ -38,7 +38,8 @@ from pipeline.labels import NATIONAL
 
 LINKER_FILE = "linker.json"
 INDICATOR_FILE = "indicator.crfsuite"
-FORMAT = "vipie-linker/1"
+# 2: pairwise rankers (weights only, scores compared by softmax); 1 was pointwise with an intercept.
+FORMAT = "vipie-linker/2"
 
 
 def sha256(path: Path) -> str:

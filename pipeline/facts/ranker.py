@@ -1,10 +1,13 @@
-"""The learned choice among a figure's candidates: logistic regression (scikit-learn) over their features.
+"""The learned choice among a figure's candidates: a pairwise ranker (scikit-learn logistic regression).
 
-Training sees one binary example per candidate (is its value the gold value?). At prediction every
-candidate gets the regression's probability, each distinct value keeps its best candidate, and the
-chosen value's probability is renormalised over the values, so `score` reads as the probability that
-the choice is right. The weights are stored as JSON (feature → weight), never pickled, so a model
-folder cannot run code when it is loaded.
+A figure's candidates compete with each other, so training compares them within a figure: every
+candidate with the gold value against every other candidate of the same figure, as the difference of
+their feature vectors (both orders, no intercept). A candidate's score is then its weighted features;
+each distinct value keeps its best candidate, and the softmax over the values' scores is the probability
+that the chosen value is right (`score`). Comparing within a figure matters: a pointwise classifier let
+features that are common among right answers everywhere (a year the article names often, the title's
+year) outweigh the one cue that decides this figure (the table column above it). The weights are stored
+as JSON (feature → weight), never pickled, so a model folder cannot run code when it is loaded.
 """
 
 import math
@@ -17,56 +20,58 @@ MIN_WEIGHT = 1e-6
 
 
 class CandidateRanker:
-    def __init__(self, weights: dict[str, float], intercept: float):
+    def __init__(self, weights: dict[str, float]):
         self.weights = weights
-        self.intercept = intercept
 
     @classmethod
     def train(cls, groups: Sequence[tuple[list[Candidate], object]], c: float = 1.0, seed: int = 13) -> "CandidateRanker":
-        """Fit on (candidates, gold value) groups; a group whose gold value no candidate has still teaches its
-        negatives."""
+        """Fit on (candidates, gold value) groups; groups without both a right and a wrong candidate teach nothing."""
+        import numpy as np
+        import scipy.sparse as sparse
         from sklearn.feature_extraction import DictVectorizer
         from sklearn.linear_model import LogisticRegression
 
-        rows, labels = [], []
-        for candidates, gold in groups:
-            for candidate in candidates:
-                rows.append(candidate.features)
-                labels.append(int(candidate.value == gold))
-        if len(set(labels)) < 2:
-            raise ModelError("the linker needs positive and negative candidates to train; give more gold facts")
         vectorizer = DictVectorizer()
-        matrix = vectorizer.fit_transform(rows)
-        model = LogisticRegression(C=c, max_iter=2000, random_state=seed)
+        vectorizer.fit([candidate.features for candidates, _ in groups for candidate in candidates])
+        differences = []
+        for candidates, gold in groups:
+            right = [candidate.features for candidate in candidates if candidate.value == gold]
+            wrong = [candidate.features for candidate in candidates if candidate.value != gold]
+            if right and wrong:
+                pairs = vectorizer.transform(right)[np.repeat(np.arange(len(right)), len(wrong))]
+                differences.append(pairs - vectorizer.transform(wrong)[np.tile(np.arange(len(wrong)), len(right))])
+        if not differences:
+            raise ModelError("the linker needs figures with right and wrong candidates to train; give more gold facts")
+        better = sparse.vstack(differences)
+        matrix = sparse.vstack([better, -better])
+        labels = np.concatenate([np.ones(better.shape[0]), np.zeros(better.shape[0])])
+        model = LogisticRegression(C=c, max_iter=3000, fit_intercept=False, random_state=seed)
         model.fit(matrix, labels)
         weights = {name: float(weight) for name, weight in zip(vectorizer.get_feature_names_out(), model.coef_[0])
                    if abs(weight) >= MIN_WEIGHT}
-        return cls(weights, float(model.intercept_[0]))
+        return cls(weights)
 
-    def probability(self, candidate: Candidate) -> float:
-        z = self.intercept + sum(self.weights.get(name, 0.0) * value for name, value in candidate.features.items())
-        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+    def score(self, candidate: Candidate) -> float:
+        return sum(self.weights.get(name, 0.0) * value for name, value in candidate.features.items())
 
     def choose(self, candidates: Sequence[Candidate]) -> tuple[Candidate, float]:
-        """The best candidate and the probability of its value among the candidates' values."""
+        """The best candidate and the probability of its value among the candidates' values (softmax)."""
         best: dict[object, tuple[float, Candidate]] = {}
         for candidate in candidates:
-            p = self.probability(candidate)
-            if candidate.value not in best or p > best[candidate.value][0]:
-                best[candidate.value] = (p, candidate)
-        total = sum(p for p, _ in best.values())
-        p, chosen = max(best.values(), key=lambda pair: pair[0])
-        return chosen, (p / total if total else 0.0)
+            z = self.score(candidate)
+            if candidate.value not in best or z > best[candidate.value][0]:
+                best[candidate.value] = (z, candidate)
+        top, chosen = max(best.values(), key=lambda pair: pair[0])
+        return chosen, 1.0 / sum(math.exp(z - top) for z, _ in best.values())
 
     def to_dict(self) -> dict:
-        return {"intercept": self.intercept, "weights": dict(sorted(self.weights.items()))}
+        return {"weights": dict(sorted(self.weights.items()))}
 
     @classmethod
     def from_dict(cls, data: dict, where: str) -> "CandidateRanker":
         """Raises ModelError when `data` is not a ranker written by `to_dict`."""
-        weights, intercept = data.get("weights") if isinstance(data, dict) else None, \
-            data.get("intercept") if isinstance(data, dict) else None
-        if not isinstance(weights, dict) or not isinstance(intercept, (int, float)) or not all(
+        weights = data.get("weights") if isinstance(data, dict) else None
+        if not isinstance(weights, dict) or not all(
                 isinstance(k, str) and isinstance(v, (int, float)) and math.isfinite(v) for k, v in weights.items()):
-            raise ModelError(f"{where}: not a linker ranker (weights and intercept); rebuild it with `vipie train`")
-        return cls({k: float(v) for k, v in weights.items()}, float(intercept))
+            raise ModelError(f"{where}: not a linker ranker (feature weights); rebuild it with `vipie train`")
+        return cls({k: float(v) for k, v in weights.items()})
