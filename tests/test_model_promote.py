@@ -33,3 +33,15 @@ def test_promote_copies_a_better_model_and_refuses_a_worse_one(tmp_path):
     forced = runner.invoke(app, ["model", "promote", str(tmp_path / "rules"), "--gold", str(gold), "--to", str(default),
                                  "--force"])
     assert forced.exit_code == 0 and (default / "config.cfg").read_text().count("vipie_crf_recognizer") == 0
+
+
+def test_a_default_that_can_no_longer_be_loaded_is_replaced(tmp_path):
+    gold = toy_gold(tmp_path)
+    train_crf(read_examples([gold], {}, []), [], tmp_path / "crf", 0.05, 0.01, 50, None, {})
+    default = tmp_path / "default"
+    train_crf(read_examples([gold], {}, []), [], default, 0.05, 0.01, 20, None, {"seed": 1})
+    (default / "vipie_crf_recognizer" / "crf.model").write_bytes(b"truncated")
+    result = CliRunner().invoke(app, ["model", "promote", str(tmp_path / "crf"), "--gold", str(gold), "--to", str(default)])
+    assert result.exit_code == 0, result.output
+    assert "current default unusable" in result.output
+    assert json.loads((default / "card.json").read_text(encoding="utf-8"))["backend"] == "crf"

@@ -22,6 +22,18 @@ def headline(report: dict) -> dict:
             "fact_f1": report["facts"]["fact_level"]["f1"]}
 
 
+def current_scores(gold: list[Path], to: Path, splits: Path | None, split: str | None) -> dict | None:
+    """The headline scores of the current default, or None when there is none or it cannot be loaded any more (a
+    corrupt folder, or one written by an older vipie): such a default is replaced, with the reason printed."""
+    if not (to / "config.cfg").is_file():
+        return None
+    try:
+        return headline(evaluate_model(gold, None, to, False, splits, split))
+    except ModelError as exc:
+        print(f"current default unusable, replacing it: {exc}")
+        return None
+
+
 @model_app.command()
 def promote(
     candidate: Path = typer.Argument(..., help="A model folder made by `vipie train`."),
@@ -35,7 +47,7 @@ def promote(
     from pipeline.model import read_card, write_card
 
     new = headline(evaluate_model(gold, None, candidate, False, splits, split))
-    old = headline(evaluate_model(gold, None, to, False, splits, split)) if (to / "config.cfg").is_file() else None
+    old = current_scores(gold, to, splits, split)
     worse = [k for k in new if old and new[k] < old[k] - TOLERANCE]
     print(f"candidate {new}; current {old}")
     if worse and not force:
