@@ -6,6 +6,7 @@ runs that are signalled go through the real `vipie` entry point in a
 subprocess with the same fake.
 """
 
+import errno
 import json
 import os
 import signal
@@ -20,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.cli.stats import corpus_summary
-from pipeline.corpus import open_outputs, output_lock
+from pipeline.corpus import jsonl_line, open_outputs, output_lock
 from pipeline.errors import OutputError
 from pipeline.extract import WORKER_DIED, DocBudget, run_extraction
 from tests.conftest import REPO
@@ -188,6 +189,25 @@ def test_paths_with_quotes_and_semicolons_are_data_not_sql(fake_pipeline, tmp_pa
     assert [row[0] for row in tables(db)["documents"]] == ["d0", "d1", "d2"]
     assert [row[0] for row in parquet_tables(parquet)["documents"]] == ["d0", "d1", "d2"]
     assert corpus_summary(db)["documents"] == corpus_summary(parquet)["documents"] == (3, 0)
+
+
+def test_a_write_error_mid_run_keeps_what_was_written_for_resume(fake_pipeline, tmp_path, monkeypatch):
+    inputs = [write_jsonl(tmp_path / "in.jsonl", ["Năm 2021", "Năm 2022", "Năm 2023"])]
+    out = tmp_path / "o.jsonl"
+
+    def disk_full_at_d2(record: dict) -> str:
+        if record["id"] == "d2":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return jsonl_line(record)
+
+    monkeypatch.setattr("pipeline.corpus.jsonl_line", disk_full_at_d2)
+    with pytest.raises(OutputError, match=r"o.jsonl: cannot write \(No space left on device\); .* with --resume$"):
+        run_extraction(None, inputs, [out])
+    assert not out.exists() and not (tmp_path / "o.jsonl.lock").exists()
+    monkeypatch.setattr("pipeline.corpus.jsonl_line", jsonl_line)
+    stats = run_extraction(None, inputs, [out], resume=True)
+    assert (stats.skipped, stats.documents) == (2, 1)
+    assert [r["id"] for r in records(out)] == ["d0", "d1", "d2"]
 
 
 # Writers never crash on odd values
