@@ -6,6 +6,7 @@ thousands mark only when every group after it has three digits ("87.5" is a
 decimal written the English way). Spelled-out numbers are read from words.
 """
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -149,6 +150,11 @@ _FRACTION = re.compile(r"^(\d+)/(\d+)$")
 _RANK = re.compile(r"^thứ\s+(?P<rank>\S+?)(?:/(?P<of>\d+))?$", re.IGNORECASE)
 
 
+def finite(value: float | None) -> float | None:
+    """`value`, or None when a float cannot hold it (hundreds of digits): JSON has no infinity."""
+    return value if value is None or math.isfinite(value) else None
+
+
 def parse_metric(text: str, following: str = "") -> MetricValue:
     """Read a METRIC span: value, upper bound of a range, unit and qualifier.
 
@@ -165,13 +171,13 @@ def parse_metric(text: str, following: str = "") -> MetricValue:
         qualifier = "gte"
     rank = _RANK.match(rest)
     if rank:
-        return MetricValue(parse_vietnamese_number(rank.group("rank")), None, "rank", qualifier)
+        return MetricValue(finite(parse_vietnamese_number(rank.group("rank"))), None, "rank", qualifier)
     number, unit, scale = split_unit(rest)
     fraction = _FRACTION.match(number)
     if fraction:
         denominator = float(fraction.group(2))
         value = float(fraction.group(1)) / denominator if denominator else None
-        return MetricValue(value, None, unit, qualifier)
+        return MetricValue(finite(value), None, unit, qualifier)
     value = parse_vietnamese_number(number)
     value_max = None
     if value is None:
@@ -185,4 +191,4 @@ def parse_metric(text: str, following: str = "") -> MetricValue:
         value *= scale
     if value_max is not None:
         value_max *= scale
-    return MetricValue(value, value_max, unit, qualifier)
+    return MetricValue(finite(value), finite(value_max), unit, qualifier)

@@ -6,6 +6,11 @@ become spaces and a syllable broken by a stray space after its onset
 the original text, so the words come out as `[start, end)` spans of it.
 Syllables split after a vowel ("ho ạt") are left as they are: telling them
 from two real syllables needs a syllable lexicon the package does not ship.
+
+underthesea's regex tokenizer backtracks: its time grows with the square (or
+worse) of the length of a run without spaces ("1.1.1.…", "a.a.a.…"). Such a
+run longer than MAX_RUN characters, which no real word is, reaches it in
+pieces of MAX_RUN characters, so segmentation stays linear in the text.
 """
 
 from collections.abc import Callable
@@ -17,6 +22,10 @@ BROKEN_SYLLABLE = regex.compile(
     r"(?<![\p{L}\p{M}])(ngh|ch|gh|kh|ng|nh|ph|th|tr|[bcdđghklmnprstvx]) (?=[aăâeêioôơuưyàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ])"
 )
 
+# The longest run of non-space characters the segmenter reads in one piece (real text has none above ~20).
+MAX_RUN = 100
+LONG_RUN = regex.compile(rf"\S{{{MAX_RUN + 1},}}")
+
 WordTokenizer = Callable[[str], list[str]]
 
 
@@ -27,12 +36,24 @@ def model_view(text: str, start: int, end: int, wraps: set[int]) -> tuple[str, l
     for i in range(start, end):
         chars.append(" " if i in wraps else text[i])
         offsets.append(i)
-    view = "".join(chars)
-    for match in reversed(list(BROKEN_SYLLABLE.finditer(view))):
-        gap = match.end() - 1
-        del chars[gap]
-        del offsets[gap]
-    return "".join(chars), offsets
+    gaps = {match.end() - 1 for match in BROKEN_SYLLABLE.finditer("".join(chars))}
+    kept = [i for i in range(len(chars)) if i not in gaps]
+    return "".join(chars[i] for i in kept), [offsets[i] for i in kept]
+
+
+def view_pieces(view: str) -> list[tuple[int, int]]:
+    """`[start, end)` pieces that cover `view` in order: the text around runs of more than MAX_RUN non-space
+    characters whole, and each such run cut every MAX_RUN characters."""
+    pieces = []
+    pos = 0
+    for match in LONG_RUN.finditer(view):
+        if match.start() > pos:
+            pieces.append((pos, match.start()))
+        pieces.extend((cut, min(cut + MAX_RUN, match.end())) for cut in range(match.start(), match.end(), MAX_RUN))
+        pos = match.end()
+    if pos < len(view) or not pieces:
+        pieces.append((pos, len(view)))
+    return pieces
 
 
 def align_words(view: str, words: list[str]) -> list[tuple[int, int]]:
@@ -60,12 +81,14 @@ def align_words(view: str, words: list[str]) -> list[tuple[int, int]]:
 def segment_words(
     text: str, paragraphs: list[tuple[int, int]], wraps: set[int], tokenize_words: WordTokenizer
 ) -> list[tuple[int, int]]:
-    """Word spans over the original text, paragraph by paragraph."""
+    """Word spans over the original text, paragraph by paragraph (piece by piece, see `view_pieces`)."""
     spans = []
     for start, end in paragraphs:
         view, offsets = model_view(text, start, end, wraps)
-        for w_start, w_end in align_words(view, tokenize_words(view)):
-            spans.append((offsets[w_start], offsets[w_end - 1] + 1))
+        for p_start, p_end in view_pieces(view):
+            piece = view[p_start:p_end]
+            for w_start, w_end in align_words(piece, tokenize_words(piece)):
+                spans.append((offsets[p_start + w_start], offsets[p_start + w_end - 1] + 1))
     return spans
 
 

@@ -10,28 +10,39 @@ from pathlib import Path
 
 import pycrfsuite
 
+from pipeline.errors import ModelError
 from pipeline.training_data import Example
 
 MODEL_FILE = "crf.model"
 WINDOW = 2
+# Feature values are cut to this many characters. Real syllables and words are far shorter (at most 28 in the
+# training data), so the cap changes no feature of normal text; it stops an absurd "word" (20,000 dashes that
+# underthesea keeps together) from being copied into every feature of its syllables and their window.
+MAX_FEATURE_CHARS = 64
+# A CRFsuite model file starts with "lCRF", its own length in bytes (little-endian) and its type, "FOMC".
+CRFSUITE_MAGIC, CRFSUITE_TYPE = b"lCRF", b"FOMC"
 
 
 def shape(token: str) -> str:
-    """A coarse word shape: X for capitals, x for lower case, d for digits, the rest as is, runs collapsed."""
+    """A coarse word shape: X for capitals, x for lower case, d for digits, the rest as is, runs collapsed;
+    at most MAX_FEATURE_CHARS characters."""
     out = []
     for ch in token:
         kind = "X" if ch.isupper() else "x" if ch.isalpha() else "d" if ch.isdigit() else ch
         if not out or out[-1] != kind:
             out.append(kind)
+            if len(out) == MAX_FEATURE_CHARS:
+                break
     return "".join(out)
 
 
 def word_strings(tokens: list[str], word_ids: list[int]) -> list[str]:
-    """For each syllable, its whole word ("_"-joined syllables), lower-cased."""
+    """For each syllable, its whole word ("_"-joined syllables), lower-cased, cut to MAX_FEATURE_CHARS characters."""
     words: dict[int, list[str]] = {}
     for token, word_id in zip(tokens, word_ids):
         words.setdefault(word_id, []).append(token.lower())
-    return ["_".join(words[w]) for w in word_ids]
+    joined = {word_id: "_".join(syllables)[:MAX_FEATURE_CHARS] for word_id, syllables in words.items()}
+    return [joined[w] for w in word_ids]
 
 
 def token_features(tokens: list[str], word_ids: list[int], rule_tags: list[str]) -> list[list[str]]:
@@ -42,7 +53,8 @@ def token_features(tokens: list[str], word_ids: list[int], rule_tags: list[str])
     for i, token in enumerate(tokens):
         lower = token.lower()
         local.append({
-            "w": lower, "shape": shape(token), "title": str(token[:1].isupper()), "upper": str(token.isupper()),
+            "w": lower[:MAX_FEATURE_CHARS], "shape": shape(token), "title": str(token[:1].isupper()),
+            "upper": str(token.isupper()),
             "digit": str(any(c.isdigit() for c in token)), "p2": lower[:2], "s2": lower[-2:], "s3": lower[-3:],
             "word": words[i], "wpos": "B" if first_of_word[i] else "I", "rule": rule_tags[i],
         })
@@ -93,6 +105,21 @@ def spans_to_tags(starts: list[int], ends: list[int], spans: list[tuple[int, int
     return tags
 
 
+def check_model_file(path: Path) -> None:
+    """Refuse a file that is not a whole CRFsuite model before the C library reads it: it crashes on a truncated
+    one. (Checksums in the model card catch any change; this catches truncation in a folder without them.)
+
+    Raises:
+        ModelError: the file is not a CRFsuite model or not as long as its header says.
+    """
+    with path.open("rb") as fh:
+        head = fh.read(12)
+    if (head[:4] != CRFSUITE_MAGIC or head[8:12] != CRFSUITE_TYPE
+            or int.from_bytes(head[4:8], "little") != path.stat().st_size):
+        raise ModelError(f"{path}: not a whole CRFsuite model (truncated, or another file); copy the model folder "
+                         "again or rebuild it with `vipie train`")
+
+
 class CrfModel:
     """Train, save, load and apply the syllable CRF."""
 
@@ -114,6 +141,8 @@ class CrfModel:
 
     @classmethod
     def load(cls, model_dir: Path) -> "CrfModel":
+        """Raises ModelError: the model file is not a whole CRFsuite model."""
+        check_model_file(model_dir / MODEL_FILE)
         tagger = pycrfsuite.Tagger()
         tagger.open(str(model_dir / MODEL_FILE))
         return cls(tagger)
