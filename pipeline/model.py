@@ -1,9 +1,17 @@
-"""Building and describing model folders: the spaCy pipeline of a backend, and its model card."""
+"""Building and describing model folders: the spaCy pipeline of a backend, and its model card.
 
+The card (`card.json`) records the SHA-256 of every other file of the folder
+but README.md; `verify_model_files` checks them before anything of the folder
+is loaded, so a truncated, corrupt or replaced file is a one-line error and
+never reaches a C library that would crash on it.
+"""
+
+import hashlib
 import json
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pipeline import __version__
+from pipeline.errors import ModelError
 from pipeline.labels import LABEL_NAMES
 
 BACKEND_COMPONENTS = {
@@ -14,6 +22,8 @@ BACKEND_COMPONENTS = {
                     "vipie_fact_linker"),
 }
 CARD_FILE = "card.json"
+# The files that describe a folder rather than make it up: the card holds the checksums, README.md is its copy.
+UNCHECKED_FILES = (CARD_FILE, "README.md")
 
 
 def build_pipeline(backend: str, component_config: dict | None = None):
@@ -29,13 +39,32 @@ def build_pipeline(backend: str, component_config: dict | None = None):
     return nlp
 
 
+def sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in chunks (transformer weights are large)."""
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def file_checksums(model_dir: Path) -> dict[str, str]:
+    """The SHA-256 of each file of a model folder but UNCHECKED_FILES, by its path in the folder (POSIX), sorted."""
+    checksums = {}
+    for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
+        name = path.relative_to(model_dir).as_posix()
+        if name not in UNCHECKED_FILES:
+            checksums[name] = sha256(path)
+    return checksums
+
+
 def write_card(model_dir: Path, card: dict) -> None:
-    """Write the model card: `card.json` for machines and `README.md` for people."""
-    card = {"labels": list(LABEL_NAMES), "vipie_version": __version__, **card}
+    """Write the model card: `card.json` for machines and `README.md` for people.
+
+    The card's `files` are the checksums of the folder as it is now: write the card last, when every file exists.
+    """
+    card = {"labels": list(LABEL_NAMES), "vipie_version": __version__, **card, "files": file_checksums(model_dir)}
     (model_dir / CARD_FILE).write_text(json.dumps(card, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     lines = [f"# vipie model: {card.get('backend')}", ""]
     for key, value in card.items():
-        if key != "metrics":
+        if key not in ("metrics", "files"):
             lines.append(f"- **{key}**: {value}")
     metrics = card.get("metrics") or {}
     if metrics:
@@ -44,5 +73,50 @@ def write_card(model_dir: Path, card: dict) -> None:
 
 
 def read_card(model_dir: Path) -> dict:
+    """The model card of `model_dir`, or {} when it has none.
+
+    Raises:
+        ModelError: the card is not a JSON object.
+    """
     path = model_dir / CARD_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: not valid JSON ({exc}); copy the model folder again or rebuild it with "
+                         "`vipie train`") from exc
+    if not isinstance(card, dict):
+        raise ModelError(f"{path}: not a model card (a JSON object); copy the model folder again or rebuild it")
+    return card
+
+
+def verify_model_files(model_dir: Path) -> str | None:
+    """Check the files of `model_dir` against the checksums its card lists, before any of them is loaded.
+    Files the card does not list are not read by this check.
+
+    Returns:
+        A warning when the card lists no checksums (a folder written before vipie recorded them), else None.
+
+    Raises:
+        ModelError: a listed file is missing, outside the folder, or differs from its checksum.
+    """
+    files = read_card(model_dir).get("files")
+    if not files:
+        return (f"{model_dir}: its card lists no checksums, so its files are not verified; rebuild the model with "
+                "`vipie train` to add them")
+    if not isinstance(files, dict):
+        raise ModelError(f"{model_dir / CARD_FILE}: 'files' is not a map of file names to checksums; copy the model "
+                         "folder again or rebuild it with `vipie train`")
+    for name, expected in files.items():
+        if PurePosixPath(name).is_absolute() or ".." in PurePosixPath(name).parts:
+            raise ModelError(f"{model_dir / CARD_FILE}: lists {name!r}, which is outside the model folder; "
+                             "the card was altered, do not use this model")
+        path = model_dir / name
+        if not path.is_file():
+            raise ModelError(f"{path}: missing; the model folder is incomplete, copy it again or rebuild it with "
+                             "`vipie train`")
+        if sha256(path) != expected:
+            raise ModelError(f"{path}: its checksum differs from {CARD_FILE}; the file is corrupt or was replaced, "
+                             "copy the model folder again or rebuild it with `vipie train`")
+    return None

@@ -11,7 +11,6 @@ Loading verifies the checksum before the CRF library reads the file, so a corrup
 one-line error, never a crash.
 """
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,15 +34,12 @@ from pipeline.facts.indicator import (
 from pipeline.facts.link import EntitySpan, FactLinker, LinkContext, Resolved, indicator_span_of
 from pipeline.facts.ranker import CandidateRanker
 from pipeline.labels import NATIONAL
+from pipeline.model import sha256
 
 LINKER_FILE = "linker.json"
 INDICATOR_FILE = "indicator.crfsuite"
 # 2: pairwise rankers (weights only, scores compared by softmax); 1 was pointwise with an intercept.
 FORMAT = "vipie-linker/2"
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @dataclass

@@ -213,8 +213,15 @@ class TransformerTagger:
     @classmethod
     def load(cls, model_dir: Path, device: torch.device) -> "TransformerTagger":
         settings = InputSettings(**json.loads((model_dir / INPUT_FILE).read_text(encoding="utf-8")))
-        model = AutoModelForTokenClassification.from_pretrained(model_dir).to(device).eval()
-        return cls(model, AutoTokenizer.from_pretrained(model_dir), settings)
+        # Never code from the folder: a model that needs it is refused, and no prompt offers to run it.
+        try:
+            model = AutoModelForTokenClassification.from_pretrained(model_dir, trust_remote_code=False)
+            tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
+        except ValueError as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"{model_dir}: transformers cannot load it ({reason}); vipie never runs code from a model "
+                             "folder, rebuild it with `vipie train --backend transformer`") from exc
+        return cls(model.to(device).eval(), tokenizer, settings)
 
     def save(self, model_dir: Path) -> None:
         """Write the model (safetensors), the tokenizer and INPUT_FILE to `model_dir`."""
@@ -316,8 +323,8 @@ def fine_tune(train: list[Example], labels: list[str], *, base_model: str, epoch
     """
     set_seed(seed)
     torch_device = resolve_device(device)
-    tokenizer = AutoTokenizer.from_pretrained(base_model)
-    config = AutoConfig.from_pretrained(base_model)
+    tokenizer = AutoTokenizer.from_pretrained(base_model, trust_remote_code=False)
+    config = AutoConfig.from_pretrained(base_model, trust_remote_code=False)
     phobert = is_phobert(base_model, config, tokenizer)
     # The tokenizer's limit is the model's (512 for BERT and XLM-R); a hub PhoBERT says 256 too, a copy may not.
     limit = min(tokenizer.model_max_length, PHOBERT_MAX_LENGTH) if phobert else tokenizer.model_max_length
@@ -327,7 +334,7 @@ def fine_tune(train: list[Example], labels: list[str], *, base_model: str, epoch
                          f"with --max-length {max_length} for {base_model})")
     model = AutoModelForTokenClassification.from_pretrained(
         base_model, num_labels=len(labels), id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)})
+        label2id={label: i for i, label in enumerate(labels)}, trust_remote_code=False)
     tagger = TransformerTagger(model.to(torch_device), tokenizer,
                                InputSettings(WORDS if phobert else SYLLABLES, max_length, stride))
     windows = tagger.training_windows(train)
