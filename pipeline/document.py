@@ -1,11 +1,30 @@
 """Reading inputs into documents: ids, NFC text, size limits and bad-input records.
 
 A document that cannot be processed is still yielded, with empty text and a
-human-readable reason in `errors`, so that every input comes out.
+human-readable reason in `errors`, so that every input comes out. What was
+repaired on the way in is said in the document's `warnings`:
+
+- Encodings: UTF-8 with or without a byte-order mark, and UTF-16 with one
+  (a UTF-16 .jsonl file is read whole, not streamed).
+- Lone surrogates (a `"\\ud800"` escape in JSON, or in UTF-16) become U+FFFD;
+  NaN and Infinity in JSON become null.
+- Ids are strings: a string id exactly as given, any other JSON value as its
+  JSON text (`0` → "0"), and a missing, null or empty id `STEM:LINE`. A .txt
+  file's id is its stem in NFC, with U+FFFD for bytes of a file name that are
+  not UTF-8. An id used by an earlier document of the same run is reported;
+  both documents are read.
+- Metadata: `title`, `published`, `province` and `url` are text. A number or
+  boolean there becomes its JSON text (2024 → "2024"), null means absent, and
+  an array or object is dropped with a warning. Other keys are kept as given.
 """
 
+import codecs
 import json
+import math
+import os
+import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +34,14 @@ from pipeline.errors import InputError
 DEFAULT_MAX_CHARS = 1_000_000
 # Share of control characters above which a text is taken for binary content.
 MAX_CONTROL_SHARE = 0.05
+SUFFIXES = (".txt", ".jsonl")
+# The metadata CONTRACT.md gives a meaning to: the pipeline and the corpus tables read these values as text.
+TEXT_META_KEYS = frozenset({"title", "published", "province", "url"})
+SURROGATES = re.compile("[\ud800-\udfff]")
+# What `bytes.strip()` strips: a line of only these is blank, whatever the file's encoding.
+ASCII_SPACE = " \t\n\r\x0b\x0c"
+UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+JSON_TYPES = {list: "an array", dict: "an object"}
 
 
 @dataclass
@@ -23,6 +50,7 @@ class Document:
     text: str
     meta: dict = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def text_problems(text: str, max_chars: int) -> list[str]:
@@ -30,7 +58,7 @@ def text_problems(text: str, max_chars: int) -> list[str]:
     if not text.strip():
         return ["empty document"]
     if "\x00" in text:
-        return ["not text: contains NUL bytes (binary content?)"]
+        return ["not text: contains NUL bytes (binary content, or UTF-16 without a byte-order mark?)"]
     controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\n\r\t")
     if controls > MAX_CONTROL_SHARE * len(text):
         return [f"not text: {controls} control characters (binary content?)"]
@@ -39,25 +67,162 @@ def text_problems(text: str, max_chars: int) -> list[str]:
     return []
 
 
-def make_document(doc_id: str, raw_text: str, meta: dict | None, max_chars: int) -> Document:
+def make_document(doc_id: str, raw_text: str, meta: dict | None, max_chars: int,
+                  warnings: list[str] | None = None) -> Document:
     """Build a document from text as read: NFC, and `errors` instead of text when unusable."""
     text = unicodedata.normalize("NFC", raw_text)
     problems = text_problems(text, max_chars)
     if problems and not problems[0].startswith("over the size limit"):
         text = ""
-    return Document(id=doc_id, text=text, meta=dict(meta or {}), errors=problems)
+    return Document(id=doc_id, text=text, meta=dict(meta or {}), errors=problems, warnings=list(warnings or []))
+
+
+def printable(name: str | Path) -> str:
+    """A file name as text that can be written out: bytes that are not UTF-8 become U+FFFD."""
+    return os.fsencode(name).decode("utf-8", "replace")
+
+
+def repaired(value, counts: Counter):
+    """A JSON value that standard JSON in UTF-8 can hold: lone surrogates become U+FFFD and NaN/Infinity null;
+    `counts` tallies both repairs."""
+    if isinstance(value, str):
+        fixed, replaced = SURROGATES.subn("\ufffd", value)
+        counts["lone surrogates replaced by U+FFFD"] += replaced
+        return fixed
+    if isinstance(value, float) and not math.isfinite(value):
+        counts["NaN/Infinity replaced by null"] += 1
+        return None
+    if isinstance(value, list):
+        return [repaired(item, counts) for item in value]
+    if isinstance(value, dict):
+        return {repaired(key, counts): repaired(item, counts) for key, item in value.items()}
+    return value
+
+
+def repair_warnings(counts: Counter, where: str) -> list[str]:
+    return [f"{where}: {count} {what}" for what, count in counts.items() if count]
+
+
+def document_id(value, fallback: str) -> str:
+    """A string id exactly as given, any other JSON value as its JSON text (0 → "0"); `fallback` when the id is
+    missing, null or empty."""
+    if value is None or value == "":
+        return fallback
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def text_meta(meta: dict, where: str, warnings: list[str]) -> dict:
+    """`meta` with the values of TEXT_META_KEYS as text (see the module docstring); other keys as given."""
+    result = {}
+    for key, value in meta.items():
+        if key not in TEXT_META_KEYS or isinstance(value, str):
+            result[key] = value
+        elif isinstance(value, bool | int):
+            result[key] = json.dumps(value)
+        elif isinstance(value, float):
+            result[key] = str(int(value)) if value.is_integer() else repr(value)
+        elif value is not None:
+            warnings.append(f"{where}: meta.{key} is {JSON_TYPES[type(value)]}, not text: dropped")
+    return result
+
+
+def line_document(line: str, where: str, fallback_id: str, max_chars: int) -> Document:
+    """The document of one JSONL line (CONTRACT.md), or a record with `errors` that says why it cannot be one."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return Document(id=fallback_id, text="", errors=[f"{where}: not valid JSON ({exc.msg})"])
+    except ValueError as exc:  # an integer past Python's digit limit
+        return Document(id=fallback_id, text="", errors=[f"{where}: not usable JSON ({str(exc).split(':')[0]})"])
+    except RecursionError:
+        return Document(id=fallback_id, text="", errors=[f"{where}: not usable JSON (nested too deeply)"])
+    if not isinstance(record, dict):
+        return Document(id=fallback_id, text="", errors=[f"{where}: a line must be a JSON object"])
+    counts: Counter = Counter()
+    try:
+        raw_id, text, meta = (repaired(record.get(key), counts) for key in ("id", "text", "meta"))
+    except RecursionError:  # nesting that JSON parsing just allowed, one level deeper here
+        return Document(id=fallback_id, text="", errors=[f"{where}: not usable JSON (nested too deeply)"])
+    warnings = repair_warnings(counts, where)
+    if not isinstance(meta, dict):
+        if meta is not None:
+            warnings.append(f"{where}: meta is not an object: ignored")
+        meta = {}
+    doc_id, meta = document_id(raw_id, fallback_id), text_meta(meta, where, warnings)
+    if not isinstance(text, str):
+        return Document(id=doc_id, text="", meta=meta, errors=[f"{where}: no string 'text' field"], warnings=warnings)
+    return make_document(doc_id, text, meta, max_chars, warnings)
+
+
+def decode_text(raw: bytes) -> tuple[str, str]:
+    """`raw` decoded by its byte-order mark (UTF-16 or UTF-8), else as UTF-8; returns the text and the encoding.
+    Lone surrogates of UTF-16 are kept, for the caller to repair.
+
+    Raises:
+        UnicodeDecodeError: the bytes are not valid in that encoding (`start` counts from the file's first byte).
+    """
+    if raw.startswith(UTF16_BOMS):
+        return raw.decode("utf-16", "surrogatepass"), "UTF-16"
+    if raw.startswith(codecs.BOM_UTF8):
+        try:
+            return raw[len(codecs.BOM_UTF8):].decode("utf-8"), "UTF-8"
+        except UnicodeDecodeError as exc:
+            exc.start += len(codecs.BOM_UTF8)
+            raise
+    return raw.decode("utf-8"), "UTF-8"
+
+
+def txt_id(path: Path) -> str:
+    return unicodedata.normalize("NFC", printable(path.stem))
 
 
 def read_txt(path: Path, max_chars: int) -> Document:
     """Read one article file; its id is the file stem."""
-    raw = path.read_bytes()
+    name, doc_id = printable(path), txt_id(path)
+    warnings = [] if printable(path.stem) == path.stem else [
+        f"{name}: the file name is not valid UTF-8; its id has U+FFFD for the bad bytes"]
     try:
-        decoded = raw.decode("utf-8")
+        raw = path.read_bytes()
+    except OSError as exc:
+        return Document(id=doc_id, text="", errors=[f"{name}: cannot be read ({exc.strerror})"], warnings=warnings)
+    try:
+        decoded, _ = decode_text(raw)
     except UnicodeDecodeError as exc:
-        return Document(id=path.stem, text="", errors=[f"{path}: not valid UTF-8 at byte {exc.start}"])
-    if decoded.startswith("\ufeff"):
-        decoded = decoded[1:]
-    return make_document(path.stem, decoded, None, max_chars)
+        encoding = "UTF-16" if raw.startswith(UTF16_BOMS) else "UTF-8"
+        return Document(id=doc_id, text="", errors=[f"{name}: not valid {encoding} at byte {exc.start}"],
+                        warnings=warnings)
+    counts: Counter = Counter()
+    text = repaired(decoded, counts)
+    return make_document(doc_id, text, None, max_chars, warnings + repair_warnings(counts, name))
+
+
+def jsonl_lines(path: Path) -> Iterator[tuple[int, str | None, str | None]]:
+    """Each line of a JSONL file as `(number, text, None)`, or `(number, None, why)` when it cannot be decoded.
+
+    UTF-8 is decoded line by line, so one bad line costs only itself; a UTF-16 file (byte-order mark) is decoded
+    whole, and a file that is not valid UTF-16 is one bad line.
+    """
+    with path.open("rb") as fh:
+        head = fh.read(len(codecs.BOM_UTF16_LE))
+    if head in UTF16_BOMS:
+        try:
+            text, _ = decode_text(path.read_bytes())
+        except UnicodeDecodeError as exc:
+            yield 1, None, f"not valid UTF-16 at byte {exc.start} ({exc.reason})"
+            return
+        for line_no, line in enumerate(text.split("\n"), 1):
+            yield line_no, line, None
+        return
+    with path.open("rb") as fh:
+        for line_no, raw_line in enumerate(fh, 1):
+            if line_no == 1:
+                raw_line = raw_line.removeprefix(codecs.BOM_UTF8)
+            try:
+                line = raw_line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield line_no, None, f"not valid UTF-8 at byte {exc.start}"
+                continue
+            yield line_no, line, None
 
 
 def read_jsonl(path: Path, max_chars: int) -> Iterator[Document]:
@@ -65,34 +230,24 @@ def read_jsonl(path: Path, max_chars: int) -> Iterator[Document]:
 
     A line without an id gets `STEM:LINE` as its id, so the record can still be found.
     """
-    with path.open("rb") as fh:
-        for line_no, raw_line in enumerate(fh, 1):
-            if not raw_line.strip():
-                continue
-            where = f"{path}:{line_no}"
-            fallback_id = f"{path.stem}:{line_no}"
-            try:
-                record = json.loads(raw_line.decode("utf-8"))
-            except UnicodeDecodeError as exc:
-                yield Document(id=fallback_id, text="", errors=[f"{where}: not valid UTF-8 at byte {exc.start}"])
-                continue
-            except json.JSONDecodeError as exc:
-                yield Document(id=fallback_id, text="", errors=[f"{where}: not valid JSON ({exc.msg})"])
-                continue
-            if not isinstance(record, dict):
-                yield Document(id=fallback_id, text="", errors=[f"{where}: a line must be a JSON object"])
-                continue
-            doc_id = str(record.get("id") or fallback_id)
-            meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
-            text = record.get("text")
-            if not isinstance(text, str):
-                yield Document(id=doc_id, text="", meta=meta, errors=[f"{where}: no string 'text' field"])
-                continue
-            yield make_document(doc_id, text, meta, max_chars)
+    name, stem = printable(path), printable(path.stem)
+    try:
+        for line_no, line, problem in jsonl_lines(path):
+            where, fallback_id = f"{name}:{line_no}", f"{stem}:{line_no}"
+            if problem:
+                yield Document(id=fallback_id, text="", errors=[f"{where}: {problem}"])
+            elif line.strip(ASCII_SPACE):
+                yield line_document(line, where, fallback_id, max_chars)
+    except OSError as exc:
+        yield Document(id=stem, text="", errors=[f"{name}: cannot be read ({exc.strerror})"])
+
+
+def has_input_suffix(path: Path) -> bool:
+    return path.suffix.lower() in SUFFIXES
 
 
 def expand_inputs(inputs: Iterable[Path]) -> list[Path]:
-    """Files to read, in the order given; a folder contributes its .txt and .jsonl files, sorted.
+    """Files to read, in the order given; a folder contributes its .txt and .jsonl files (any case), sorted.
 
     Raises:
         InputError: an input does not exist or has another suffix.
@@ -100,23 +255,27 @@ def expand_inputs(inputs: Iterable[Path]) -> list[Path]:
     files: list[Path] = []
     for path in inputs:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".txt", ".jsonl") and p.is_file()))
-        elif path.is_file() and path.suffix in (".txt", ".jsonl"):
+            files.extend(sorted(p for p in path.rglob("*") if has_input_suffix(p) and p.is_file()))
+        elif path.is_file() and has_input_suffix(path):
             files.append(path)
         elif not path.exists():
-            raise InputError(f"{path}: no such file or folder; give .txt files, .jsonl files or folders")
+            raise InputError(f"{printable(path)}: no such file or folder; give .txt files, .jsonl files or folders")
         else:
-            raise InputError(f"{path}: not a .txt or .jsonl file; give .txt files, .jsonl files or folders")
+            raise InputError(f"{printable(path)}: not a .txt or .jsonl file; give .txt files, .jsonl files or folders")
     return files
 
 
 def iter_documents(inputs: Iterable[Path], max_chars: int = DEFAULT_MAX_CHARS) -> Iterator[Document]:
-    """Stream the documents of all inputs in input order, one file open at a time."""
+    """Stream the documents of all inputs in input order, one file open at a time; a document whose id an earlier
+    one has gets a warning."""
+    seen: set[str] = set()
     for path in expand_inputs(inputs):
-        if path.suffix == ".jsonl":
-            yield from read_jsonl(path, max_chars)
-        else:
-            yield read_txt(path, max_chars)
+        documents = read_jsonl(path, max_chars) if path.suffix.lower() == ".jsonl" else [read_txt(path, max_chars)]
+        for document in documents:
+            if document.id in seen:
+                document.warnings.append(f"duplicate id {document.id!r}: an earlier document has it too")
+            seen.add(document.id)
+            yield document
 
 
 def read_gold_documents(path: Path, required: tuple[str, ...] = ("id", "text", "entities")) -> list[dict]:

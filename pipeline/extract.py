@@ -83,6 +83,8 @@ def to_record(document: Document, doc) -> dict:
     record = {"id": document.id, "text": document.text, "meta": dict(document.meta), "entities": [], "facts": [],
               "errors": list(document.errors)}
     if doc is None:
+        if document.warnings:
+            record["warnings"] = list(document.warnings)
         return record
     record["meta"] = doc._.meta
     record["province"] = doc._.province
@@ -94,14 +96,15 @@ def to_record(document: Document, doc) -> dict:
     record["facts"] = doc._.facts or []
     record["officials"] = doc._.officials or []
     record["syllables"] = sum(1 for t in doc if not (t.is_space or t.is_punct))
-    if doc._.warnings:
-        record["warnings"] = doc._.warnings
+    warnings = document.warnings + (doc._.warnings or [])  # what reading repaired, then what the pipeline noticed
+    if warnings:
+        record["warnings"] = warnings
     return record
 
 
 def error_record(document: Document, reason: str) -> dict:
     """The record of a document that could not be processed: no entities or facts, `reason` in `errors`."""
-    return to_record(Document(document.id, document.text, document.meta, [reason]), None)
+    return to_record(Document(document.id, document.text, document.meta, [reason], document.warnings), None)
 
 
 def process_document(nlp, document: Document) -> dict:
