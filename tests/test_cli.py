@@ -84,3 +84,10 @@ def test_bad_flag_exits_non_zero():
 def test_help_lists_commands():
     result = vipie("--help")
     assert result.returncode == 0 and "extract" in result.stdout and "stats" in result.stdout
+
+
+def test_version_prints_the_package_version():
+    import pipeline
+
+    result = vipie("--version")
+    assert result.returncode == 0 and result.stdout == f"vipie {pipeline.__version__}\n"
