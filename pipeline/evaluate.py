@@ -2,10 +2,11 @@
 
 Entities are scored at entity level by seqeval in strict mode with the IOB2
 scheme over the syllable tokens of each document (`mode="strict"` alone would
-silently fall back to lenient matching). Errors are sorted into label errors,
-boundary errors, both, spurious and missed. Facts are compared on metrics
-whose span matches gold; a fact counts as right only when its span, value,
-province and year all are.
+silently fall back to lenient matching). Every label found in the gold or the
+predictions is scored, whatever the label set. Errors are sorted into label
+errors, boundary errors, both, spurious and missed, and listed one by one by
+document and span. Facts are compared on metrics whose span matches gold; a
+fact counts as right only when its span, value, province and year all are.
 """
 
 import json
@@ -63,9 +64,22 @@ def pair_documents(gold: list[dict], pred: list[dict]) -> list[tuple[dict, dict]
     return pairs
 
 
-def entity_scores(pairs: list[tuple[dict, dict]], labels: Iterable[str] = LABEL_NAMES) -> dict:
-    """Strict IOB2 entity-level precision, recall and F1 per label, micro and macro average."""
-    labels = list(labels)
+def entity_labels(pairs: list[tuple[dict, dict]]) -> list[str]:
+    """Every label of the gold and predicted entities: the project's labels in their order, then the others sorted."""
+    found = {e["label"] for gold, pred in pairs for e in (*gold["entities"], *pred["entities"])}
+    return [label for label in LABEL_NAMES if label in found] + sorted(found - set(LABEL_NAMES))
+
+
+def unknown_labels(gold: list[dict], known: Iterable[str]) -> dict[str, int]:
+    """The gold labels outside `known` (a model's label set), each with its number of gold spans, by label."""
+    known = set(known)
+    return dict(sorted(Counter(e["label"] for doc in gold for e in doc["entities"] if e["label"] not in known).items()))
+
+
+def entity_scores(pairs: list[tuple[dict, dict]], labels: Iterable[str] | None = None) -> dict:
+    """Strict IOB2 entity-level precision, recall and F1 per label, micro and macro average, over `labels`
+    (default: every label of the gold or the predictions)."""
+    labels = list(labels) if labels is not None else entity_labels(pairs)
     gold_tags, pred_tags, problems = [], [], []
     for gold, pred in pairs:
         keep = lambda entities: [e for e in entities if e["label"] in labels]  # noqa: E731
@@ -85,31 +99,67 @@ def entity_scores(pairs: list[tuple[dict, dict]], labels: Iterable[str] = LABEL_
     }
 
 
+def overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def labelled_spans(doc: dict) -> dict[tuple[int, int], str]:
+    """The label of each entity span of a document (one per span: the last, should a span repeat)."""
+    return {(e["start"], e["end"]): e["label"] for e in doc["entities"]}
+
+
+def span_entry(text: str, span: tuple[int, int] | None, label: str | None) -> dict | None:
+    return None if span is None else {"start": span[0], "end": span[1], "label": label, "text": text[span[0]:span[1]]}
+
+
+def document_errors(gold: dict, pred: dict) -> list[dict]:
+    """The entity errors of one document pair, in text order.
+
+    A predicted span that is not in the gold with its label is a `label` error (same span, other label), a
+    `boundary` error (it overlaps a gold span of its label), `label_and_boundary` (it overlaps only gold spans of
+    other labels) or `spurious` (it overlaps none); its gold is the same span, or the overlapping gold span that
+    shares the most characters (of its label, for a boundary error). A gold span that no prediction overlaps is
+    `missed`. Each error: doc_id, kind, gold and pred ({start, end, label, text} or None).
+    """
+    text = gold["text"]
+    gold_spans, pred_spans = labelled_spans(gold), labelled_spans(pred)
+    errors = []
+    for span, label in pred_spans.items():
+        if gold_spans.get(span) == label:
+            continue
+        if span in gold_spans:
+            kind, match = "label", span
+        else:
+            overlapping = [g for g in gold_spans if overlaps(g, span)]
+            same_label = [g for g in overlapping if gold_spans[g] == label]
+            kind = "boundary" if same_label else "label_and_boundary" if overlapping else "spurious"
+            shared = lambda g: min(g[1], span[1]) - max(g[0], span[0])  # noqa: E731
+            match = max(same_label or overlapping, key=shared, default=None)
+        errors.append({"doc_id": gold["id"], "kind": kind, "gold": span_entry(text, match, gold_spans.get(match)),
+                       "pred": span_entry(text, span, label)})
+    for span, label in gold_spans.items():
+        if not any(overlaps(p, span) for p in pred_spans):
+            errors.append({"doc_id": gold["id"], "kind": "missed", "gold": span_entry(text, span, label),
+                           "pred": None})
+    return sorted(errors, key=lambda e: (e["gold"] or e["pred"])["start"])
+
+
+def entity_errors(pairs: list[tuple[dict, dict]]) -> list[dict]:
+    """Every entity error (`document_errors`), document by document in the order of `pairs`."""
+    return [error for gold, pred in pairs for error in document_errors(gold, pred)]
+
+
 def error_confusion(pairs: list[tuple[dict, dict]]) -> dict:
-    """Kinds of entity errors: label (same span), boundary (same label, overlapping), both, spurious, missed."""
+    """Counts of correct predicted spans and of each kind of entity error (`document_errors`), and of each
+    gold->predicted label pair among the label errors."""
     kinds = Counter()
-    labels = Counter()
     for gold, pred in pairs:
-        gold_spans = {(e["start"], e["end"]): e["label"] for e in gold["entities"]}
-        pred_spans = {(e["start"], e["end"]): e["label"] for e in pred["entities"]}
-        for span, label in pred_spans.items():
-            if gold_spans.get(span) == label:
-                kinds["correct"] += 1
-            elif span in gold_spans:
-                kinds["label"] += 1
-                labels[f"{gold_spans[span]}->{label}"] += 1
-            else:
-                overlapping = [g for g in gold_spans if g[0] < span[1] and span[0] < g[1]]
-                if not overlapping:
-                    kinds["spurious"] += 1
-                elif any(gold_spans[g] == label for g in overlapping):
-                    kinds["boundary"] += 1
-                else:
-                    kinds["label_and_boundary"] += 1
-        for span in gold_spans:
-            if not any(p[0] < span[1] and span[0] < p[1] for p in pred_spans):
-                kinds["missed"] += 1
-    return {"kinds": dict(kinds), "label_confusions": dict(labels.most_common())}
+        gold_spans = labelled_spans(gold)
+        kinds["correct"] += sum(gold_spans.get(span) == label for span, label in labelled_spans(pred).items())
+    errors = entity_errors(pairs)
+    kinds.update(error["kind"] for error in errors)
+    labels = Counter(f"{e['gold']['label']}->{e['pred']['label']}" for e in errors if e["kind"] == "label")
+    return {"kinds": {kind: n for kind, n in kinds.items() if n}, "label_confusions": dict(labels.most_common())}
 
 
 def confusion_rows(pairs: list[tuple[dict, dict]]) -> list[dict]:
@@ -277,10 +327,11 @@ def fact_scores(pairs: list[tuple[dict, dict]]) -> dict:
 
 
 def evaluate(gold: list[dict], pred: list[dict]) -> dict:
-    """Entity scores, error confusion and fact scores of `pred` against `gold`."""
+    """Entity scores, error confusion, fact scores, confusion rows (`confusion`) and the list of entity errors
+    (`entity_errors`) of `pred` against `gold`."""
     pairs = pair_documents(gold, pred)
     return {"documents": len(pairs), "entities": entity_scores(pairs), "errors": error_confusion(pairs),
-            "facts": fact_scores(pairs), "confusion": confusion_rows(pairs)}
+            "facts": fact_scores(pairs), "confusion": confusion_rows(pairs), "entity_errors": entity_errors(pairs)}
 
 
 def predict_with_gold_entities(nlp, gold: dict):

@@ -3,7 +3,14 @@ import json
 import pytest
 
 from pipeline.errors import InputError
-from pipeline.evaluate import error_confusion, evaluate, fact_scores, indicator_f1, predict_with_gold_entities
+from pipeline.evaluate import (
+    error_confusion,
+    evaluate,
+    fact_scores,
+    indicator_f1,
+    predict_with_gold_entities,
+    unknown_labels,
+)
 
 TEXT = "Năm 2020, tỉnh Lào Cai có trên 888.000 văn bản điện tử."
 
@@ -94,3 +101,101 @@ def test_evaluate_cli_writes_json(tmp_path):
     assert result.returncode == 0, result.stderr
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["mode"] == "end-to-end" and report["entities"]["micro"]["f1-score"] == 1.0
+
+
+CASE_TEXT = "Bệnh nhân BN91 là phi công người Anh, điều trị tại Bệnh viện Bệnh Nhiệt đới TP. HCM."
+
+
+def case_doc(*entities: tuple[str, str], doc_id: str = "c") -> dict:
+    """A document of CASE_TEXT with each (label, surface) entity at its first occurrence."""
+    return {"id": doc_id, "text": CASE_TEXT, "meta": {}, "facts": [], "entities": [
+        {"start": CASE_TEXT.index(t), "end": CASE_TEXT.index(t) + len(t), "label": label, "text": t}
+        for label, t in entities]}
+
+
+def test_labels_outside_the_project_set_are_scored():
+    gold = case_doc(("PATIENT_ID", "BN91"), ("JOB", "phi công"), ("ORGANIZATION", "Bệnh viện Bệnh Nhiệt đới TP. HCM"))
+    pred = case_doc(("PATIENT_ID", "BN91"), ("ORGANIZATION", "Bệnh viện Bệnh Nhiệt đới TP. HCM"), ("LOCATION", "Anh"))
+    entities = evaluate([gold], [pred])["entities"]
+    assert list(entities["per_label"]) == ["LOCATION", "JOB", "ORGANIZATION", "PATIENT_ID"]
+    assert entities["per_label"]["PATIENT_ID"]["f1-score"] == 1.0
+    assert entities["per_label"]["JOB"]["recall"] == 0.0 and entities["per_label"]["JOB"]["support"] == 1
+    assert entities["per_label"]["LOCATION"]["precision"] == 0.0 and entities["per_label"]["LOCATION"]["support"] == 0
+    assert entities["micro"]["precision"] == pytest.approx(2 / 3, abs=1e-4)
+    assert entities["micro"]["recall"] == pytest.approx(2 / 3, abs=1e-4)
+
+
+def test_unknown_labels_counts_gold_spans_outside_the_model():
+    gold = [case_doc(("PATIENT_ID", "BN91"), ("JOB", "phi công")), case_doc(("PATIENT_ID", "BN91"), doc_id="c2")]
+    assert unknown_labels(gold, ["JOB", "LOCATION"]) == {"PATIENT_ID": 2}
+    assert unknown_labels(gold, ["JOB", "PATIENT_ID"]) == {}
+
+
+def span(label, surface, text=CASE_TEXT):
+    start = text.index(surface)
+    return {"start": start, "end": start + len(surface), "label": label, "text": surface}
+
+
+def test_entity_errors_name_each_error_by_document_and_span():
+    gold = case_doc(("PATIENT_ID", "BN91"), ("JOB", "phi công"), ("NATIONALITY", "Anh"),
+                    ("ORGANIZATION", "Bệnh viện Bệnh Nhiệt đới TP. HCM"))
+    pred = case_doc(("PATIENT_ID", "Bệnh nhân BN91"), ("NAME", "phi công"), ("LOCATION", "TP. HCM"),
+                    ("DATE", "điều trị"))
+    errors = evaluate([gold], [pred])["entity_errors"]
+    assert errors == [
+        {"doc_id": "c", "kind": "boundary", "gold": span("PATIENT_ID", "BN91"),
+         "pred": span("PATIENT_ID", "Bệnh nhân BN91")},
+        {"doc_id": "c", "kind": "label", "gold": span("JOB", "phi công"), "pred": span("NAME", "phi công")},
+        {"doc_id": "c", "kind": "missed", "gold": span("NATIONALITY", "Anh"), "pred": None},
+        {"doc_id": "c", "kind": "spurious", "gold": None, "pred": span("DATE", "điều trị")},
+        {"doc_id": "c", "kind": "label_and_boundary", "gold": span("ORGANIZATION", "Bệnh viện Bệnh Nhiệt đới TP. HCM"),
+         "pred": span("LOCATION", "TP. HCM")},
+    ]
+    assert error_confusion([(gold, pred)]) == {
+        "kinds": {"boundary": 1, "label": 1, "missed": 1, "spurious": 1, "label_and_boundary": 1},
+        "label_confusions": {"JOB->NAME": 1}}
+    assert evaluate([gold], [gold])["entity_errors"] == []
+
+
+def write_jsonl(path, docs):
+    path.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), encoding="utf-8")
+
+
+def run_vipie(*args):
+    """`vipie ARGS` in a subprocess, its tables printed 200 columns wide (no cell is wrapped)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    vipie = str(Path(sys.executable).parent / "vipie")
+    return subprocess.run([vipie, *map(str, args)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "COLUMNS": "200"})
+
+
+def test_evaluate_cli_writes_and_shows_the_errors(tmp_path):
+    gold = [case_doc(("PATIENT_ID", "BN91"), ("JOB", "phi công")), case_doc(("PATIENT_ID", "BN91"), doc_id="c2")]
+    pred = [case_doc(("PATIENT_ID", "BN91")), case_doc(("PATIENT_ID", "BN91"), ("JOB", "Anh"), doc_id="c2")]
+    write_jsonl(tmp_path / "gold.jsonl", gold)
+    write_jsonl(tmp_path / "pred.jsonl", pred)
+    errors, report = tmp_path / "errors.jsonl", tmp_path / "report.json"
+    result = run_vipie("evaluate", "--gold", tmp_path / "gold.jsonl", "--pred", tmp_path / "pred.jsonl",
+                       "--errors", errors, "--json", report, "--show-errors", 1)
+    assert result.returncode == 0, result.stderr
+    listed = [json.loads(line) for line in errors.read_text(encoding="utf-8").splitlines()]
+    assert listed == [{"doc_id": "c", "kind": "missed", "gold": span("JOB", "phi công"), "pred": None},
+                      {"doc_id": "c2", "kind": "spurious", "gold": None, "pred": span("JOB", "Anh")}]
+    assert "the first 1 of 2" in result.stdout and "'phi công' [18, 26)" in result.stdout
+    assert "'Anh'" not in result.stdout
+    assert json.loads(report.read_text(encoding="utf-8"))["entities"]["per_label"]["PATIENT_ID"]["f1-score"] == 1.0
+
+
+@pytest.mark.slow
+def test_evaluate_cli_warns_on_gold_labels_the_model_does_not_know(tmp_path):
+    gold = dict(GOLD, meta={}, entities=[*GOLD["entities"], span("PATIENT_ID", "văn bản", TEXT)])
+    write_jsonl(tmp_path / "gold.jsonl", [gold])
+    result = run_vipie("evaluate", "--gold", tmp_path / "gold.jsonl", "--show-errors", 0)
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "gold label PATIENT_ID (1 span) is not among the model's labels" in warnings[0]
+    assert "PATIENT_ID" in result.stdout and "entity errors" not in result.stdout

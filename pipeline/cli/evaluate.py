@@ -1,11 +1,13 @@
 """`vipie evaluate`: predictions or a model against gold documents."""
 
 import json
+import sys
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from pipeline.cli import app
 from pipeline.errors import InputError
@@ -37,29 +39,45 @@ def evaluate(
     split: str | None = typer.Option(None, "--split", help="The split of --splits to score (e.g. dev, test)."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the summary report as JSON here (DVC metrics)."),
     plots: Path | None = typer.Option(None, "--plots", help="Write per_label.json and confusion.json here (DVC plots)."),
+    errors_out: Path | None = typer.Option(None, "--errors", help="Write every entity error here (JSON lines)."),
+    show_errors: int = typer.Option(20, "--show-errors", min=0, help="Print a table of the first N entity errors."),
 ) -> None:
-    """Score entities (seqeval strict IOB2) and facts against gold."""
+    """Score entities (seqeval strict IOB2, every label of gold and predictions) and facts against gold."""
     if pred and (model or oracle):
         raise InputError("give either --pred or --model/--oracle, not both")
     if bool(splits) != bool(split):
         raise InputError("give --splits and --split together")
     report = evaluate_model(gold, pred, model, oracle, splits, split)
-    confusion = report.pop("confusion")
+    confusion, errors = report.pop("confusion"), report.pop("entity_errors")
+    for label, spans in report["unknown_gold_labels"].items():
+        counted = f"{spans} span" + ("" if spans == 1 else "s")
+        print(f"vipie: warning: gold label {label} ({counted}) is not among the model's labels "
+              f"({', '.join(report['model_labels'])}): the model never predicts it", file=sys.stderr)
     if json_out:
         write_json(json_out, report)
     if plots:
         rows = [{"label": label, **scores} for label, scores in report["entities"]["per_label"].items()]
         write_json(plots / "per_label.json", rows)
         write_json(plots / "confusion.json", confusion)
+    if errors_out:
+        write_errors(errors_out, errors)
     print_report(report)
+    if show_errors and errors:
+        print_errors(errors, show_errors, errors_out)
 
 
 def evaluate_model(gold: list[Path], pred: Path | None, model: Path | None, oracle: bool, splits: Path | None,
                    split: str | None) -> dict:
-    """The evaluation report of predictions (or of a model's predictions) against gold documents."""
+    """The evaluation report of predictions (or of a model's predictions) against gold documents.
+
+    With a model, the report names its labels (`model_labels`, from its card) and the gold labels outside them
+    with their number of spans (`unknown_gold_labels`); both are empty for --pred or a card without labels.
+    """
+    import pipeline
     from pipeline.document import read_gold_documents as read_gold
     from pipeline.evaluate import evaluate as run_evaluation
-    from pipeline.evaluate import select_split
+    from pipeline.evaluate import select_split, unknown_labels
+    from pipeline.model import read_card
 
     gold_docs = [doc for path in gold for doc in read_gold(path)]
     if splits:
@@ -67,12 +85,42 @@ def evaluate_model(gold: list[Path], pred: Path | None, model: Path | None, orac
     pred_docs = read_gold(pred) if pred else predict(model, gold_docs, oracle)
     report = run_evaluation(gold_docs, pred_docs)
     report["mode"] = "oracle" if oracle else "end-to-end"
+    model_labels = [] if pred else read_card(model or pipeline.DEFAULT_MODEL).get("labels") or []
+    report["model_labels"] = model_labels
+    report["unknown_gold_labels"] = unknown_labels(gold_docs, model_labels) if model_labels else {}
     return report
 
 
 def write_json(path: Path, data) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def write_errors(path: Path, errors: list[dict]) -> None:
+    from pipeline.corpus import jsonl_line
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="\n") as fh:
+        fh.writelines(jsonl_line(error) for error in errors)
+
+
+def describe_span(span: dict | None, width: int = 40) -> Text:
+    """A span as one table cell: label, text (cut to `width` characters, line breaks shown as \\n), offsets."""
+    if span is None:
+        return Text("—")
+    text = span["text"] if len(span["text"]) <= width else span["text"][: width - 1] + "…"
+    return Text(f"{span['label']} {text!r} [{span['start']}, {span['end']})")
+
+
+def print_errors(errors: list[dict], limit: int, errors_out: Path | None) -> None:
+    """A table of the first `limit` entity errors, by document and span."""
+    where = f"; all in {errors_out}" if errors_out else "; --errors FILE writes them all"
+    table = Table(title=f"entity errors: the first {min(limit, len(errors))} of {len(errors)}{where}")
+    for column in ("document", "kind", "gold", "predicted"):
+        table.add_column(column)
+    for error in errors[:limit]:
+        table.add_row(Text(error["doc_id"]), error["kind"], describe_span(error["gold"]), describe_span(error["pred"]))
+    Console().print(table)
 
 
 def print_report(report: dict) -> None:
