@@ -266,3 +266,27 @@ def test_auto_device_falls_back_to_cpu(monkeypatch):
     assert resolve_device("auto").type == "cpu"
     with pytest.raises(InputError, match="no CUDA device"):
         resolve_device("cuda")
+
+
+@pytest.mark.parametrize("base_model, message", [
+    ("/nonexistent/dir", "no such folder, nor a model of that name in the Hugging Face cache"),
+    ("no-such-org/no-such-model", "no such folder, nor a model of that name in the Hugging Face cache"),
+    ("{tmp}/empty", "transformers cannot load this folder"),
+])
+def test_unloadable_base_model_exits_2_with_one_line(tmp_path, monkeypatch, capsys, base_model, message):
+    # `vipie train` in this process: the network is refused here, so a download attempt fails the test.
+    from pipeline.cli import main
+
+    (tmp_path / "empty").mkdir()
+    base_model = base_model.format(tmp=tmp_path)
+    train = tmp_path / "train.jsonl"
+    train.write_text(json.dumps(DOCS[0], ensure_ascii=False) + "\n", encoding="utf-8")
+    monkeypatch.setattr("sys.argv", ["vipie", "train", "--backend", "transformer", "--base-model", base_model,
+                                     "--train", str(train), "--linker", "rules", "--out", str(tmp_path / "model")])
+    with pytest.raises(SystemExit) as exit_status:
+        main()
+    assert exit_status.value.code == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"vipie: error: --base-model {base_model}: {message}")
+    assert "pass --base-model LOCAL_DIR, a folder with the model's config.json" in lines[0]
+    assert not (tmp_path / "model").exists()

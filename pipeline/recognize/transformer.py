@@ -309,6 +309,27 @@ class TransformerEntityRecognizer:
         return self
 
 
+def from_base_model(auto_class, base_model: str, **kwargs):
+    """`auto_class.from_pretrained(base_model, **kwargs)` from local files only: `base_model` is a local folder, or a
+    hub id already in the Hugging Face cache. Nothing is downloaded, so a machine without network fails at once
+    (the hub client would retry for about a minute), and no code from the model is run.
+
+    Raises:
+        ModelError: `base_model` is neither, or transformers cannot load the folder.
+    """
+    try:
+        return auto_class.from_pretrained(base_model, local_files_only=True, trust_remote_code=False, **kwargs)
+    except (OSError, ValueError) as exc:
+        folder = "LOCAL_DIR, a folder with the model's config.json, tokenizer files and weights"
+        if Path(base_model).is_dir():
+            reason = " ".join(str(exc).split()) or type(exc).__name__  # transformers' reasons run over lines
+            raise ModelError(f"--base-model {base_model}: transformers cannot load this folder ({reason}); "
+                             f"pass --base-model {folder}") from exc
+        raise ModelError(f"--base-model {base_model}: no such folder, nor a model of that name in the Hugging Face "
+                         f"cache (vipie never downloads); pass --base-model {folder} (`hf download ID --local-dir "
+                         "LOCAL_DIR` makes one where a network reaches the hub)") from exc
+
+
 def fine_tune(train: list[Example], labels: list[str], *, base_model: str, epochs: float, learning_rate: float,
               max_length: int, stride: int, batch_size: int, seed: int, device: str,
               max_steps: int | None) -> tuple[TransformerTagger, dict]:
@@ -320,11 +341,12 @@ def fine_tune(train: list[Example], labels: list[str], *, base_model: str, epoch
 
     Raises:
         InputError: the examples hold no tokens, or `stride` leaves no room for a window to move on.
+        ModelError: `base_model` is not a local folder or a cached hub model that transformers can load.
     """
     set_seed(seed)
     torch_device = resolve_device(device)
-    tokenizer = AutoTokenizer.from_pretrained(base_model, trust_remote_code=False)
-    config = AutoConfig.from_pretrained(base_model, trust_remote_code=False)
+    tokenizer = from_base_model(AutoTokenizer, base_model)
+    config = from_base_model(AutoConfig, base_model)
     phobert = is_phobert(base_model, config, tokenizer)
     # The tokenizer's limit is the model's (512 for BERT and XLM-R); a hub PhoBERT says 256 too, a copy may not.
     limit = min(tokenizer.model_max_length, PHOBERT_MAX_LENGTH) if phobert else tokenizer.model_max_length
@@ -332,9 +354,8 @@ def fine_tune(train: list[Example], labels: list[str], *, base_model: str, epoch
     if not 0 <= stride < max_length - SPECIAL_TOKENS:
         raise InputError(f"--stride {stride}: give fewer subwords than a window holds ({max_length - SPECIAL_TOKENS} "
                          f"with --max-length {max_length} for {base_model})")
-    model = AutoModelForTokenClassification.from_pretrained(
-        base_model, num_labels=len(labels), id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)}, trust_remote_code=False)
+    model = from_base_model(AutoModelForTokenClassification, base_model, num_labels=len(labels),
+                            id2label=dict(enumerate(labels)), label2id={label: i for i, label in enumerate(labels)})
     tagger = TransformerTagger(model.to(torch_device), tokenizer,
                                InputSettings(WORDS if phobert else SYLLABLES, max_length, stride))
     windows = tagger.training_windows(train)
