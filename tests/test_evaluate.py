@@ -173,6 +173,7 @@ def run_vipie(*args):
                           env={**os.environ, "COLUMNS": "200"})
 
 
+@pytest.mark.slow
 def test_evaluate_cli_writes_and_shows_the_errors(tmp_path):
     gold = [case_doc(("PATIENT_ID", "BN91"), ("JOB", "phi công")), case_doc(("PATIENT_ID", "BN91"), doc_id="c2")]
     pred = [case_doc(("PATIENT_ID", "BN91")), case_doc(("PATIENT_ID", "BN91"), ("JOB", "Anh"), doc_id="c2")]
