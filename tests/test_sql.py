@@ -67,6 +67,7 @@ def test_duckdb_corpus_is_opened_read_only(corpus):
     ("SELEC 1", "syntax error"),
     ("SELECT * FROM entity", "Table with name entity does not exist"),
     ("SELECT CAST(text AS INTEGER) FROM entities", "Conversion Error"),
+    ("BEGIN; SELECT * FROM entity", "Table with name entity does not exist"),
 ])
 def test_a_failing_query_is_one_line_naming_the_tables(corpus, query, message):
     with pytest.raises(InputError, match=message) as error:

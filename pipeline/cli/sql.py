@@ -67,8 +67,11 @@ def query_rows(con, corpus: Path, query: str) -> tuple[list[str], Iterator[tuple
     """
     import duckdb
 
+    # Listed before the query runs: a query may leave the connection unable to answer (an aborted transaction).
+    tables = ", ".join(table_names(con))
+
     def refused(exc: Exception) -> InputError:
-        return InputError(f"{corpus}: the query failed: {first_line(exc)} (tables: {', '.join(table_names(con))})")
+        return InputError(f"{corpus}: the query failed: {first_line(exc)} (tables: {tables})")
 
     try:
         con.execute(query)
