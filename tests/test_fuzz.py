@@ -22,7 +22,8 @@ from pipeline.document import iter_documents
 from pipeline.extract import process_document
 from tests.conftest import CHECK_CONTRACT
 
-FUZZ = settings(max_examples=500, deadline=None, database=None,
+# derandomize: the same 500 examples on every run, so CI fails on a change in the code, never by chance.
+FUZZ = settings(max_examples=500, deadline=None, database=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 ODD_CHARACTERS = ["\ud800", "\udfff", "\ufeff", "\u2028", "\u2029", "\x85", "\x00", "\x1b", "\r", "\t", "\u200b",
