@@ -32,7 +32,7 @@ $(LS_STAMP): requirements-ls.lock
 
 run: $(STAMP)
 	mkdir -p corpus
-	$(BIN)/vipie extract $(SEEDS) --out corpus/seeds.jsonl --out corpus/seeds.duckdb
+	$(BIN)/vipie extract $(SEEDS) --out corpus/seeds.jsonl --out corpus/seeds.duckdb --overwrite
 	$(BIN)/vipie stats corpus/seeds.duckdb
 
 # The Label Studio round-trip test must run here, not be skipped: VIPIE_LABEL_STUDIO makes a missing server fail.
