@@ -24,6 +24,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 VIPIE = str(Path(sys.executable).parent / "vipie")
+SEEDS = REPO.parent / "shared" / "seeds"
 TARGET_SECONDS, TARGET_MB = 5.0, 600
 CASES = {
     "baseline: a short article": "Năm 2022, tỉnh Lào Cai có 1.726 dịch vụ công trực tuyến, đạt 98,6%.",
@@ -36,6 +37,8 @@ CASES = {
     "10,000 '- '": "- " * 10_000,
     # Thousands of figures: the fact linker's work per figure grows with the document (`--doc-timeout` stops it).
     "3,333 '1.000 '": "1.000 " * 3_333,
+    # A long real document: the five seeds four times over (about 125,000 characters, 400 figures).
+    "the seeds x4": "\n\n".join(["\n\n".join(p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt")))] * 4),
 }
 TARGETS = ("20,000 '-'", "10,000 '1.'", "a 20,000-digit number")
 EXTRACT_SECONDS = re.compile(r"seconds \(without model load\)\s*\S\s*([\d.]+)")

@@ -49,7 +49,6 @@ RANK_CUES = regex.compile(r"(?<![\p{L}])(?:xếp|đứng|vị trí|xếp hạng|
 DISTANCE_BUCKETS = (0, 2, 5, 10, 20, 40, 80)
 # Region of a chosen mention → the evidence name written in its fact.
 MENTION_EVIDENCE = {"clause": "sentence", "sentence": "sentence", "paragraph": "paragraph", "title": "title"}
-LEN = regex.compile(r"(?<![\p{L}])lên(?![\p{L}])")
 SENTENCE_END = regex.compile(r"[.!?]\s")
 LIST_ITEM = regex.compile(r"\s*[(:]\s*")  # "Tây Ninh (58,4%)", "Tỷ lệ ...: 45%"
 NEAR_SUBJECT = regex.compile(r"[^.;()\n]{0,40}")
@@ -57,6 +56,16 @@ YEAR_RANGE = regex.compile(r"\d{4}\s*[-–]\s*\d{4}")
 PRECISE_DATE = regex.compile(r"(?:ngày|tháng|quý|\d{1,2}[/-])")
 # A date that says when something was published or signed, not what period a figure measures.
 ISSUED = regex.compile(r"(?<![\p{L}])(?:công bố|ban hành|ký|phát hành|đăng)(?:\s+(?:vào|ngày|tháng|năm))*\s*$")
+# What may lie between a mention and the figure; each is found once per document and looked up by position, so a
+# long document costs one pass per cue rather than one per (figure, candidate) pair.
+GAP_CUES = (
+    ("semicolon", regex.compile(";")), ("newline", regex.compile("\n")), ("colon", regex.compile(":")),
+    ("bracket", regex.compile(r"[()]")), ("so_voi", regex.compile("so với", regex.IGNORECASE)),
+    ("trong_khi", regex.compile("trong khi", regex.IGNORECASE)),
+    ("trong_do", regex.compile("trong đó", regex.IGNORECASE)),
+    ("len", regex.compile(r"(?<![\p{L}])lên(?![\p{L}])", regex.IGNORECASE)), ("comparison", COMPARISON_MARKERS),
+    ("sentence_end", SENTENCE_END), ("current", CURRENT),
+)
 # What a DATE's preceding words make of it: a baseline, a start, a target, the end of a change, a frame, a vision.
 LEADS = tuple((name, regex.compile(pattern)) for name, pattern in (
     ("so_voi", r"so với\s*(?:cùng kỳ\s*)?(?:cuối\s*)?$"), ("tu", r"(?<![\p{L}])từ\s*$"),
@@ -118,25 +127,44 @@ class DocumentView:
             any(marker in lowered for marker in NATIONAL_MARKERS)
             or any(e.label == "AGENCY" and NATIONAL_BODY.match(e.text) for e in self.entities))
         self.figures = [(e.start, e.end) for e in self.entities if e.label == "METRIC"]
-        self.figure_starts = sorted(start for start, _ in self.figures)
+        self.figures_sorted = sorted(self.figures)
+        self.figure_starts = [start for start, _ in self.figures_sorted]
         self.sentence_starts = [start for start, _ in self.context.sentences]
         self.paragraph_starts = [start for start, _ in self.context.paragraphs]
         self.date_starts = sorted(e.start for e, _ in self.dates)
+        self.cues = {name: [(m.start(), m.end()) for m in pattern.finditer(self.text)] for name, pattern in GAP_CUES}
+        self.cue_starts = {name: [start for start, _ in matches] for name, matches in self.cues.items()}
+        self.open_brackets = innermost_open_brackets(self.text)
 
     @staticmethod
     def count_between(starts: list[int], a: int, b: int) -> int:
         """How many of the sorted `starts` lie in [a, b) (entities are flat, so a start inside means the span is)."""
         return bisect_left(starts, b) - bisect_left(starts, a)
 
+    def has_cue(self, name: str, a: int, b: int) -> bool:
+        """Whether a match of the GAP_CUES pattern `name` lies within [a, b)."""
+        index = bisect_left(self.cue_starts[name], a)
+        matches = self.cues[name]
+        return index < len(matches) and matches[index][1] <= b
+
+    def bracket_of(self, pos: int) -> int | None:
+        """Where the innermost "(" still open at `pos` in its line stands, or None outside brackets."""
+        opened = self.open_brackets[pos]
+        return opened if opened >= 0 else None
+
     def nearest_figure(self, span: tuple[int, int]) -> tuple[int, int] | None:
-        """The METRIC closest to `span` in characters, ties to the one after it (a figure follows its frame)."""
-        best = None
-        for start, end in self.figures:
-            distance = start - span[1] if start >= span[1] else span[0] - end
-            key = (distance, start < span[0])
-            if best is None or key < best[0]:
-                best = (key, (start, end))
-        return best[1] if best else None
+        """The METRIC closest to `span` in characters, ties to the one after it (a figure follows its frame).
+        Entities do not overlap, so it is the last figure before the span or the first one after it."""
+        after = bisect_left(self.figure_starts, span[1])
+        options = []
+        if after < len(self.figures_sorted):
+            start, end = self.figures_sorted[after]
+            options.append(((start - span[1], False), (start, end)))
+        if after > 0:
+            start, end = self.figures_sorted[after - 1]
+            if end <= span[0]:
+                options.append(((span[0] - end, True), (start, end)))
+        return min(options)[1] if options else None
 
     def token_index(self, pos: int) -> int:
         return bisect_right(self.token_starts, pos)
@@ -186,28 +214,11 @@ def figure_view(doc: DocumentView, metric: EntitySpan) -> FigureView:
 def between_features(doc: DocumentView, fig: FigureView, span: tuple[int, int], prefix: str) -> dict[str, float]:
     """What lies between a mention and the figure."""
     a, b = (span[1], fig.metric.start) if span[1] <= fig.metric.start else (fig.metric.end, span[0])
-    gap = doc.text[a:b]
-    lowered = gap.lower()
-    features = {}
-    for name, present in (
-        ("semicolon", ";" in gap),
-        ("newline", "\n" in gap),
-        ("colon", ":" in gap),
-        ("bracket", "(" in gap or ")" in gap),
-        ("so_voi", "so với" in lowered),
-        ("trong_khi", "trong khi" in lowered),
-        ("trong_do", "trong đó" in lowered),
-        ("len", LEN.search(lowered) is not None),
-        ("comparison", COMPARISON_MARKERS.search(gap) is not None),
-        ("sentence_end", SENTENCE_END.search(gap) is not None),
-        ("current", CURRENT.search(gap) is not None),
-    ):
-        if present:
-            features[f"{prefix}between:{name}"] = 1.0
-    mention_bracket, figure_bracket = bracket_of(doc.text, span[0]), bracket_of(doc.text, fig.metric.start)
+    features = {f"{prefix}between:{name}": 1.0 for name, _ in GAP_CUES if doc.has_cue(name, a, b)}
+    mention_bracket, figure_bracket = doc.bracket_of(span[0]), doc.bracket_of(fig.metric.start)
     if mention_bracket != figure_bracket:
-        features[f"{prefix}bracket:" + ("mention_inside" if mention_bracket else "figure_inside")] = 1.0
-    elif mention_bracket:
+        features[f"{prefix}bracket:" + ("mention_inside" if mention_bracket is not None else "figure_inside")] = 1.0
+    elif mention_bracket is not None:
         features[f"{prefix}bracket:same"] = 1.0
     figures = doc.count_between(doc.figure_starts, a, b)
     dates = doc.count_between(doc.date_starts, a, b)
@@ -216,16 +227,20 @@ def between_features(doc: DocumentView, fig: FigureView, span: tuple[int, int], 
     return features
 
 
-def bracket_of(text: str, pos: int) -> int | None:
-    """Where the innermost "(" still open at `pos` in its line stands, or None outside brackets."""
-    line_start = text.rfind("\n", 0, pos) + 1
-    opened = []
-    for i in range(line_start, pos):
-        if text[i] == "(":
-            opened.append(i)
-        elif text[i] == ")" and opened:
+def innermost_open_brackets(text: str) -> list[int]:
+    """For each position of `text` (and its end), where the innermost "(" still open there in its line stands, or
+    -1: one pass, so that every mention's bracket is a look-up."""
+    innermost, opened = [], []
+    for char in text:
+        innermost.append(opened[-1] if opened else -1)
+        if char == "(":
+            opened.append(len(innermost) - 1)
+        elif char == ")" and opened:
             opened.pop()
-    return opened[-1] if opened else None
+        elif char == "\n":
+            opened.clear()
+    innermost.append(opened[-1] if opened else -1)
+    return innermost
 
 
 def table_cell(text: str, row: tuple[int, int], pos: int) -> int | None:

@@ -117,6 +117,8 @@ def tagged_span(tokens: list[tuple[int, int]], tags: list[str], text: str, metri
     """The B/I span nearest the metric, trimmed of edge punctuation; None when nothing is tagged. An indicator says
     what a figure measures, so it never takes in a figure (`others`: the document's METRIC spans) and is never
     numbers alone."""
+    if tokens:  # only the figures among the tokens matter; a long document has thousands elsewhere
+        others = [(s, e) for s, e in others if s < tokens[-1][1] and tokens[0][0] < e]
     spans, current = [], None
     for (start, end), tag in zip(tokens, tags):
         if any(s < end and start < e for s, e in others):
