@@ -21,7 +21,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
 from pipeline.errors import ModelError
-from pipeline.facts.learned import INDICATOR_FILE, LINKER_FILE, LearnedLinker
+from pipeline.facts.learned import LearnedLinker, linker_files
 from pipeline.facts.link import EntitySpan, FactLinker, LinkContext
 from pipeline.facts.officials import link_officials
 from pipeline.layout import analyse_layout, load_boilerplate
@@ -255,7 +255,8 @@ class FactLinkerComponent:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         if self.learned_from and self.learned_from.resolve() != path.resolve():
-            for name in (LINKER_FILE, INDICATOR_FILE):
+            for name in linker_files(self.learned_from):
+                (path / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(self.learned_from / name, path / name)
 
     def from_disk(self, path, *, exclude=()):

@@ -203,9 +203,13 @@ def linker_scores(linker, learned, structured) -> dict:
     return scores
 
 
-def attach_linker(model_dir: Path, train_docs: list[dict], dev_docs: list[dict], c: float, seed: int) -> dict:
+def attach_linker(model_dir: Path, train_docs: list[dict], dev_docs: list[dict], c: float, seed: int,
+                  cross_encoder: dict | None = None) -> dict:
     """Train the learned fact linker on gold documents into `model_dir` and switch the model's linker to it;
-    returns oracle dev scores of the rule and learned linkers."""
+    returns oracle dev scores of the rule and learned linkers.
+
+    With `cross_encoder` (base_model, epochs, learning_rate, device), province and year are ranked by
+    cross-encoders fine-tuned from that base model instead of feature rankers (`pipeline.facts.learned`)."""
     import spacy
 
     from pipeline.facts.learned import train_linker
@@ -216,12 +220,16 @@ def attach_linker(model_dir: Path, train_docs: list[dict], dev_docs: list[dict],
     if not train:
         raise InputError("no gold facts to train the fact linker on; give gold documents or --linker rules")
     linker = FactLinker(default_resolver())
-    learned = train_linker(layout_contexts(train), linker, model_dir / LINKER_COMPONENT, c, seed)
+    learned = train_linker(layout_contexts(train), linker, model_dir / LINKER_COMPONENT, c, seed, cross_encoder)
     config = spacy.util.load_config(model_dir / "config.cfg")
     config["components"][LINKER_COMPONENT]["mode"] = "learned"
     config.to_disk(model_dir / "config.cfg")
-    summary = {"mode": "learned", "c": c, "train_documents": len(train),
-               "train_facts": sum(len(doc["facts"]) for doc in train)}
+    if cross_encoder is None:
+        summary = {"mode": "learned", "c": c}
+    else:
+        summary = {"mode": "learned", "cross_encoder": {**cross_encoder, "province": learned.province.training,
+                                                        "year": learned.year.training}}
+    summary.update({"train_documents": len(train), "train_facts": sum(len(doc["facts"]) for doc in train)})
     if dev_docs:
         summary["dev_oracle"] = linker_scores(linker, learned, layout_contexts(dev_docs))
     return summary

@@ -48,9 +48,15 @@ def train(
     batch_size: int = typer.Option(8, "--batch-size", help="Transformer: windows per step."),
     max_steps: int | None = typer.Option(None, "--max-steps", help="Transformer: stop after this many steps."),
     seed: int = typer.Option(13, "--seed", help="Random seed."),
-    device: str = typer.Option("auto", "--device", help="Transformer: cpu, cuda or auto."),
-    linker: str = typer.Option("learned", "--linker", help="Fact linker: learned (trained on the gold facts) or rules."),
+    device: str = typer.Option("auto", "--device", help="Transformer and cross-encoder linker: cpu, cuda or auto."),
+    linker: str = typer.Option("learned", "--linker", help="Fact linker: learned (feature rankers trained on the gold "
+                               "facts), cross-encoder (transformer rankers, with --linker-base-model) or rules."),
     linker_c: float = typer.Option(0.3, "--linker-c", help="Learned linker: inverse L2 regularisation of its rankers."),
+    linker_base_model: str | None = typer.Option(None, "--linker-base-model",
+                                                 help="Cross-encoder linker: local folder or cached hub id."),
+    linker_epochs: int = typer.Option(3, "--linker-epochs", help="Cross-encoder linker: passes over the gold facts."),
+    linker_learning_rate: float = typer.Option(3e-5, "--linker-learning-rate",
+                                               help="Cross-encoder linker: AdamW learning rate."),
     metrics_out: Path | None = typer.Option(None, "--metrics", help="Also write the dev metrics as JSON here."),
 ) -> None:
     """Train an NER backend and the fact linker, and write a model folder usable by `vipie extract --model`."""
@@ -61,8 +67,21 @@ def train(
 
     if backend not in ("crf", "transformer"):
         raise InputError(f"--backend {backend!r}: choose crf or transformer")
-    if linker not in ("learned", "rules"):
-        raise InputError(f"--linker {linker!r}: choose learned or rules")
+    if linker not in ("learned", "cross-encoder", "rules"):
+        raise InputError(f"--linker {linker!r}: choose learned, cross-encoder or rules")
+    if (linker == "cross-encoder") != bool(linker_base_model):
+        raise InputError("--linker cross-encoder and --linker-base-model DIR_OR_HUB_ID go together; "
+                         "give both or neither")
+    cross_encoder = None
+    if linker == "cross-encoder":
+        from pipeline.facts.cross_encoder import check_base_model
+
+        if linker_epochs < 1:
+            raise InputError(f"--linker-epochs {linker_epochs}: give at least 1")
+        # Checked now, before the NER trains: a base model that cannot be read would fail only hours later.
+        check_base_model(linker_base_model)
+        cross_encoder = {"base_model": linker_base_model, "epochs": linker_epochs,
+                         "learning_rate": linker_learning_rate, "device": device}
     if bool(dataset) == bool(train_files):
         raise InputError("give either --dataset or --train files")
     problems: list[str] = []
@@ -89,8 +108,8 @@ def train(
         metrics = train_transformer(train_examples, dev_examples, out, base_model=base_model, epochs=epochs,
                                     learning_rate=learning_rate, max_length=max_length, stride=stride,
                                     batch_size=batch_size, seed=seed, device=device, max_steps=max_steps, card=card)
-    if linker == "learned":
-        metrics["linker"] = attach_linker(out, linker_train, linker_dev, linker_c, seed)
+    if linker != "rules":
+        metrics["linker"] = attach_linker(out, linker_train, linker_dev, linker_c, seed, cross_encoder)
         write_card(out, {**read_card(out), "metrics": metrics})
     if metrics_out:
         metrics_out.parent.mkdir(parents=True, exist_ok=True)
