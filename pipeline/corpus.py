@@ -34,21 +34,26 @@ import pyarrow as pa
 
 from pipeline.errors import OutputError
 
+# The contract's columns first, in its order; what vipie adds so that a fact can be cited and audited without the
+# JSONL (the text, the metadata, the evidence and its spans, the indicator's span, the entity's source) after them.
 TABLES: dict[str, list[tuple[str, pa.DataType]]] = {
     "documents": [
         ("id", pa.string()), ("title", pa.string()), ("published", pa.string()), ("province", pa.string()),
         ("n_entities", pa.int32()), ("n_facts", pa.int32()), ("errors", pa.list_(pa.string())),
+        ("url", pa.string()), ("meta", pa.string()), ("text", pa.string()), ("warnings", pa.list_(pa.string())),
     ],
     "entities": [
         ("doc_id", pa.string()), ("start", pa.int32()), ("end", pa.int32()), ("label", pa.string()),
-        ("text", pa.string()), ("score", pa.float64()),
+        ("text", pa.string()), ("score", pa.float64()), ("source", pa.string()),
     ],
     "facts": [
         ("doc_id", pa.string()), ("metric_start", pa.int32()), ("metric_end", pa.int32()),
         ("metric_text", pa.string()), ("value", pa.float64()), ("value_max", pa.float64()), ("unit", pa.string()),
         ("qualifier", pa.string()), ("indicator", pa.string()), ("province", pa.string()),
         ("province_2025", pa.string()), ("year", pa.int32()), ("status", pa.string()), ("score", pa.float64()),
-        ("sentence", pa.string()),
+        ("sentence", pa.string()), ("province_evidence", pa.string()), ("year_evidence", pa.string()),
+        ("province_start", pa.int32()), ("province_end", pa.int32()), ("year_start", pa.int32()),
+        ("year_end", pa.int32()), ("indicator_start", pa.int32()), ("indicator_end", pa.int32()),
     ],
     "officials": [
         ("doc_id", pa.string()), ("name", pa.string()), ("start", pa.int32()), ("end", pa.int32()),
@@ -95,6 +100,12 @@ def as_text(value) -> str | None:
     return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
+def span_columns(span: dict | None, name: str) -> dict:
+    """A fact's `{start, end}` span as the columns NAME_start and NAME_end (null when the fact has none)."""
+    span = span if isinstance(span, dict) else {}
+    return {f"{name}_start": span.get("start"), f"{name}_end": span.get("end")}
+
+
 def table_rows(record: dict) -> dict[str, list[dict]]:
     """The rows an output record contributes to each table of the structured corpus."""
     record = clean(record)
@@ -105,9 +116,11 @@ def table_rows(record: dict) -> dict[str, list[dict]]:
             "id": doc_id, "title": as_text(meta.get("title")), "published": as_text(meta.get("published")),
             "province": as_text(record.get("province", meta.get("province"))),
             "n_entities": len(record["entities"]), "n_facts": len(record["facts"]), "errors": record["errors"],
+            "url": as_text(meta.get("url")), "meta": json.dumps(meta, ensure_ascii=False, sort_keys=True),
+            "text": record.get("text"), "warnings": [str(w) for w in record.get("warnings") or []],
         }],
         "entities": [
-            {"doc_id": doc_id, **{k: e.get(k) for k in ("start", "end", "label", "text", "score")}}
+            {"doc_id": doc_id, **{k: e.get(k) for k in ("start", "end", "label", "text", "score", "source")}}
             for e in record["entities"]
         ],
         "facts": [
@@ -116,6 +129,10 @@ def table_rows(record: dict) -> dict[str, list[dict]]:
                 "metric_text": f["metric"]["text"],
                 **{k: f.get(k) for k in ("value", "value_max", "unit", "qualifier", "indicator", "province",
                                          "province_2025", "year", "status", "score", "sentence")},
+                "province_evidence": (f.get("evidence") or {}).get("province"),
+                "year_evidence": (f.get("evidence") or {}).get("year"),
+                **span_columns(f.get("province_span"), "province"), **span_columns(f.get("year_span"), "year"),
+                **span_columns(f.get("indicator_span"), "indicator"),
             }
             for f in record["facts"]
         ],
@@ -323,6 +340,11 @@ class TableWriter:
             for table, columns in TABLES.items():
                 cols = ", ".join(f'"{name}" {SQL_TYPES[kind]}' for name, kind in columns)
                 self.con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({cols})')
+                found = [row[0] for row in self.con.execute(f'DESCRIBE "{table}"').fetchall()]
+                if found != [name for name, _ in columns]:
+                    self.con.close()
+                    raise OutputError(f"{out}: its table {table} has other columns than this vipie writes (an "
+                                      f"older corpus?); extract again with --overwrite, or write a new --out")
             self.con.execute(
                 "CREATE OR REPLACE VIEW facts_by_province_year AS SELECT province, year, count(*) AS n_facts, "
                 "count(DISTINCT doc_id) AS n_documents FROM facts GROUP BY ALL ORDER BY ALL"
@@ -419,9 +441,16 @@ class ParquetSink:
             remove_duckdb_file(self.staging)
         self.tables = TableWriter(self.staging, folder)
         if restore:
+            import duckdb
+
             for table in TABLES:
-                self.tables.con.execute(f'INSERT INTO "{table}" SELECT * FROM read_parquet(?)',
-                                        [str(self.table_path(table))])
+                try:
+                    self.tables.con.execute(f'INSERT INTO "{table}" SELECT * FROM read_parquet(?)',
+                                            [str(self.table_path(table))])
+                except duckdb.Error as exc:
+                    self.tables.close()
+                    raise OutputError(f"{folder}: cannot resume from {self.table_path(table).name} ({exc}); an older "
+                                      f"corpus? extract again with --overwrite, or write a new --out") from exc
         self.done = self.tables.ids()
 
     def table_path(self, table: str) -> Path:

@@ -73,3 +73,39 @@ def test_a_pipeline_failure_becomes_an_error_record(nlp, tmp_path, monkeypatch):
     record = json.loads(out.read_text(encoding="utf-8"))
     assert stats.rejected == 1
     assert record["errors"] == ["processing failed: RuntimeError: boom"] and record["entities"] == []
+
+
+def test_the_corpus_holds_what_cites_and_audits_a_fact(nlp, tmp_path):
+    path = tmp_path / "in.jsonl"
+    doc = {"id": "d0", "text": "Năm 2022, tỉnh Lào Cai có 100 hồ sơ trực tuyến.",
+           "meta": {"url": "https://laocai.gov.vn/a", "published": 2022, "site": "laocai.gov.vn"}}
+    path.write_text(json.dumps(doc, ensure_ascii=False) + "\n", encoding="utf-8")
+    db, folder, out = tmp_path / "c.duckdb", tmp_path / "c.parquet", tmp_path / "c.jsonl"
+    run_extraction(nlp, [path], [db, folder, out])
+    record = json.loads(out.read_text(encoding="utf-8"))
+    fact = record["facts"][0]
+    con = duckdb.connect(str(db), read_only=True)
+    url, text, meta = con.execute("SELECT url, text, meta FROM documents").fetchone()
+    assert (url, text) == ("https://laocai.gov.vn/a", doc["text"])
+    assert json.loads(meta) == record["meta"] and json.loads(meta)["site"] == "laocai.gov.vn"
+    row = con.execute("SELECT province_evidence, year_evidence, year_start, year_end, indicator_start, indicator_end "
+                      "FROM facts").fetchone()
+    assert row == (fact["evidence"]["province"], fact["evidence"]["year"], fact["year_span"]["start"],
+                   fact["year_span"]["end"], fact["indicator_span"]["start"], fact["indicator_span"]["end"])
+    assert text[row[2]:row[3]] == "Năm 2022"
+    sources = {e["text"]: e["source"] for e in record["entities"]}
+    assert dict(con.execute("SELECT text, source FROM entities").fetchall()) == sources
+    assert pq.read_table(folder / "facts.parquet").to_pylist()[0]["indicator_start"] == row[4]
+
+
+def test_resuming_a_corpus_written_with_other_columns_is_one_clear_error(nlp, tmp_path):
+    import pytest
+
+    from pipeline.errors import OutputError
+
+    db = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE documents (id VARCHAR, title VARCHAR)")
+    con.close()
+    with pytest.raises(OutputError, match="has other columns than this vipie writes"):
+        run_extraction(nlp, [write_inputs(tmp_path, 1)], [db], resume=True)
