@@ -33,7 +33,7 @@ from transformers import (
 
 from pipeline.errors import InputError, ModelError
 from pipeline.facts.candidates import Candidate, DocumentView, FigureView
-from pipeline.recognize.transformer import resolve_device
+from pipeline.recognize.transformer import optimizer_step, resolve_device
 
 SETTINGS_FILE = "vipie_cross_encoder.json"
 FIGURE_MARKERS = ("[F]", "[/F]")
@@ -219,12 +219,7 @@ class CrossEncoderRanker:
                 batch = [figures[i] for i in order[start : start + figures_per_batch]]
                 loss = figure_loss(ranker.scores([pair for pairs, _ in batch for pair in pairs]),
                                    [right.to(model.device) for _, right in batch])
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad()
-                losses.append(loss.item())
+                losses.append(optimizer_step(loss, model, optimizer, scheduler))
         model.eval()
         n = min(steps_per_epoch, max(1, len(losses) // 2))
         ranker.training = {"figures": len(figures), "epochs": epochs, "learning_rate": learning_rate,

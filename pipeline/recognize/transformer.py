@@ -330,6 +330,17 @@ def from_base_model(auto_class, base_model: str, **kwargs):
                          "LOCAL_DIR` makes one where a network reaches the hub)") from exc
 
 
+def optimizer_step(loss, model, optimizer, scheduler) -> float:
+    """One step of AdamW on `loss`; returns the loss. Gradients are clipped as Hugging Face's Trainer does by default:
+    a few bad batches early on cannot blow up a freshly initialised head."""
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad()
+    return loss.item()
+
+
 def fine_tune(train: list[Example], labels: list[str], *, base_model: str, epochs: float, learning_rate: float,
               max_length: int, stride: int, batch_size: int, seed: int, device: str,
               max_steps: int | None) -> tuple[TransformerTagger, dict]:
@@ -374,14 +385,7 @@ def fine_tune(train: list[Example], labels: list[str], *, base_model: str, epoch
         for start in range(0, len(order), batch_size):
             batch = collate([windows[i] for i in order[start : start + batch_size]], tokenizer.pad_token_id,
                             torch_device)
-            loss = model(**batch).loss
-            loss.backward()
-            # Clipping as Hugging Face's Trainer does by default: a few bad batches early on cannot blow up the head.
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-            losses.append(loss.item())
+            losses.append(optimizer_step(model(**batch).loss, model, optimizer, scheduler))
             if len(losses) == total:
                 break
     model.eval()
