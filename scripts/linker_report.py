@@ -59,7 +59,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gold", nargs="+", type=Path, action="extend", required=True)
     parser.add_argument("--splits", type=Path, required=True)
-    parser.add_argument("--c", type=float, default=0.3, help="the rankers' inverse regularisation (params.yaml)")
+    parser.add_argument("--c", type=float, default=1.0, help="the rankers' inverse regularisation (params.yaml)")
     parser.add_argument("--variants", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -76,7 +76,7 @@ def main() -> None:
             folder.mkdir()
             runs[f"learned {int(share * 100)}% ({len(subset)} docs)"] = train(linker, subset, args.c, False, folder)
         if args.variants:
-            for c, drop in ((0.1, False), (1.0, False), (args.c, True)):
+            for c, drop in ((0.1, False), (0.3, False), (args.c, True)):
                 folder = Path(tmp) / f"c{c}{drop}"
                 folder.mkdir()
                 name = f"learned C={c}" + (" without rule features" if drop else "")

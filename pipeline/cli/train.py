@@ -51,7 +51,7 @@ def train(
     device: str = typer.Option("auto", "--device", help="Transformer and cross-encoder linker: cpu, cuda or auto."),
     linker: str = typer.Option("learned", "--linker", help="Fact linker: learned (feature rankers trained on the gold "
                                "facts), cross-encoder (transformer rankers, with --linker-base-model) or rules."),
-    linker_c: float = typer.Option(0.3, "--linker-c", help="Learned linker: inverse L2 regularisation of its rankers."),
+    linker_c: float = typer.Option(1.0, "--linker-c", help="Learned linker: inverse L2 regularisation of its rankers."),
     linker_base_model: str | None = typer.Option(None, "--linker-base-model",
                                                  help="Cross-encoder linker: local folder or cached hub id."),
     linker_epochs: int = typer.Option(3, "--linker-epochs", help="Cross-encoder linker: passes over the gold facts."),
