@@ -227,7 +227,10 @@ def test_odd_values_are_written_as_valid_utf8_standard_json_and_strings_in_the_c
     written = json.loads(line, parse_constant=lambda name: pytest.fail(f"{name} written"))
     assert written["id"] == "a\ufffdb" and written["text"] == "x\ufffdy\u2028z\x85"
     assert written["meta"]["score"] is None and written["meta"]["weight"] is None
-    expected = ("a\ufffdb", "2022", '[2022, {"month": 3}]', '{"name": "Lào Cai"}', 0, 0, [])
+    meta = ('{"province": {"name": "Lào Cai"}, "published": [2022, {"month": 3}], "score": null, "title": 2022, '
+            '"weight": null}')
+    expected = ("a\ufffdb", "2022", '[2022, {"month": 3}]', '{"name": "Lào Cai"}', 0, 0, [],
+                None, meta, "x\ufffdy\u2028z\x85", [])
     assert tables(outs[1])["documents"] == [expected]
     assert parquet_tables(outs[2])["documents"] == [expected]
 
