@@ -22,9 +22,7 @@ non-string metadata is stored in the corpus as its JSON text.
 
 import fcntl
 import json
-import math
 import os
-import re
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -32,6 +30,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from pipeline.document import repaired
 from pipeline.errors import OutputError
 
 # The contract's columns first, in its order; what vipie adds so that a fact can be cited and audited without the
@@ -66,35 +65,18 @@ BATCH_DOCUMENTS = 200
 STAGING = ".staging.duckdb"
 # Bytes 8-11 of every DuckDB database file.
 DUCKDB_MAGIC = b"DUCK"
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # JSON allows these raw inside strings, but line readers (str.splitlines, JavaScript before ES2019) split on them.
 LINE_BREAKS_TO_ESCAPE = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
-def clean(value):
-    """`value` with lone surrogates replaced by U+FFFD and non-finite floats by None, in nested dicts and lists too.
-
-    One character replaces one, so offsets into a cleaned text still hold.
-    """
-    if isinstance(value, str):
-        return LONE_SURROGATE.sub("\ufffd", value)
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {clean(k): clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean(v) for v in value]
-    return value
-
-
 def jsonl_line(record: dict) -> str:
     """`record` as one line of standard JSON in valid UTF-8, ending in a newline."""
-    return json.dumps(clean(record), ensure_ascii=False, allow_nan=False).translate(LINE_BREAKS_TO_ESCAPE) + "\n"
+    return json.dumps(repaired(record), ensure_ascii=False, allow_nan=False).translate(LINE_BREAKS_TO_ESCAPE) + "\n"
 
 
 def as_text(value) -> str | None:
     """A metadata value as a corpus string column stores it: a string as given, anything else as its JSON text."""
-    value = clean(value)
+    value = repaired(value)
     if value is None or isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False, allow_nan=False)
@@ -108,7 +90,7 @@ def span_columns(span: dict | None, name: str) -> dict:
 
 def table_rows(record: dict) -> dict[str, list[dict]]:
     """The rows an output record contributes to each table of the structured corpus."""
-    record = clean(record)
+    record = repaired(record)
     meta = record.get("meta") or {}
     doc_id = record["id"]
     return {

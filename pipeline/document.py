@@ -82,9 +82,11 @@ def printable(name: str | Path) -> str:
     return os.fsencode(name).decode("utf-8", "replace")
 
 
-def repaired(value, counts: Counter):
-    """A JSON value that standard JSON in UTF-8 can hold: lone surrogates become U+FFFD and NaN/Infinity null;
-    `counts` tallies both repairs."""
+def repaired(value, counts: Counter | None = None):
+    """A JSON value that standard JSON in UTF-8 can hold: lone surrogates become U+FFFD (one character for one, so
+    offsets into a repaired text still hold) and NaN/Infinity null, in nested lists and dicts too; `counts`, when
+    given, tallies both repairs. The reader repairs what it reads and the writers what they write."""
+    counts = Counter() if counts is None else counts
     if isinstance(value, str):
         fixed, replaced = SURROGATES.subn("\ufffd", value)
         counts["lone surrogates replaced by U+FFFD"] += replaced
@@ -92,7 +94,7 @@ def repaired(value, counts: Counter):
     if isinstance(value, float) and not math.isfinite(value):
         counts["NaN/Infinity replaced by null"] += 1
         return None
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return [repaired(item, counts) for item in value]
     if isinstance(value, dict):
         return {repaired(key, counts): repaired(item, counts) for key, item in value.items()}

@@ -33,7 +33,7 @@ from transformers import (
 
 from pipeline.errors import InputError, ModelError
 from pipeline.facts.candidates import Candidate, DocumentView, FigureView
-from pipeline.recognize.transformer import optimizer_step, resolve_device
+from pipeline.recognize.transformer import from_base_model, optimizer_step, resolve_device
 
 SETTINGS_FILE = "vipie_cross_encoder.json"
 FIGURE_MARKERS = ("[F]", "[/F]")
@@ -42,6 +42,7 @@ GAP = " … "
 # About 50 syllables either side of a marked span: two sentences' excerpts stay near 200 subwords.
 DEFAULT_REACH = 120
 DEFAULT_MAX_LENGTH = 256
+LINKER_OPTION = "--linker-base-model"
 
 
 @dataclass(frozen=True)
@@ -129,28 +130,9 @@ def figure_loss(scores: torch.Tensor, right: list[torch.Tensor]) -> torch.Tensor
     return torch.stack(losses).mean()
 
 
-def from_linker_base(auto_class, base_model: str, **kwargs):
-    """`auto_class.from_pretrained` from local files only, never running code from the model (as the NER
-    transformer's base model is read).
-
-    Raises:
-        ModelError: `base_model` is neither a folder transformers can load nor a model in the Hugging Face cache.
-    """
-    try:
-        return auto_class.from_pretrained(base_model, local_files_only=True, trust_remote_code=False, **kwargs)
-    except (OSError, ValueError) as exc:
-        folder = "LOCAL_DIR, a folder with the model's config.json, tokenizer files and weights"
-        if Path(base_model).is_dir():
-            reason = " ".join(str(exc).split()) or type(exc).__name__
-            raise ModelError(f"--linker-base-model {base_model}: transformers cannot load this folder ({reason}); "
-                             f"pass --linker-base-model {folder}") from exc
-        raise ModelError(f"--linker-base-model {base_model}: no such folder, nor a model of that name in the Hugging "
-                         f"Face cache (vipie never downloads); pass --linker-base-model {folder}") from exc
-
-
 def check_base_model(base_model: str) -> None:
     """Raises ModelError when the cross-encoder's base model cannot be read (its config is read, not its weights)."""
-    from_linker_base(AutoConfig, base_model)
+    from_base_model(AutoConfig, base_model, option=LINKER_OPTION)
 
 
 class CrossEncoderRanker:
@@ -200,9 +182,10 @@ class CrossEncoderRanker:
                 figures.append(([pair_text(document, figure, c, reach) for c in candidates], right))
         if not figures:
             raise ModelError("the linker needs figures with right and wrong candidates to train; give more gold facts")
-        tokenizer = from_linker_base(AutoTokenizer, base_model)
+        tokenizer = from_base_model(AutoTokenizer, base_model, option=LINKER_OPTION)
         tokenizer.add_special_tokens({"additional_special_tokens": [*FIGURE_MARKERS, *CANDIDATE_MARKERS]})
-        model = from_linker_base(AutoModelForSequenceClassification, base_model, num_labels=1)
+        model = from_base_model(AutoModelForSequenceClassification, base_model, option=LINKER_OPTION,
+                                num_labels=1)
         model.resize_token_embeddings(len(tokenizer))
         ranker = cls(model.to(resolve_device(device)), tokenizer,
                      PairSettings(min(max_length, tokenizer.model_max_length), reach))

@@ -309,10 +309,11 @@ class TransformerEntityRecognizer:
         return self
 
 
-def from_base_model(auto_class, base_model: str, **kwargs):
+def from_base_model(auto_class, base_model: str, *, option: str = "--base-model", **kwargs):
     """`auto_class.from_pretrained(base_model, **kwargs)` from local files only: `base_model` is a local folder, or a
     hub id already in the Hugging Face cache. Nothing is downloaded, so a machine without network fails at once
-    (the hub client would retry for about a minute), and no code from the model is run.
+    (the hub client would retry for about a minute), and no code from the model is run. `option` is the CLI flag
+    that named the base model, for the error message.
 
     Raises:
         ModelError: `base_model` is neither, or transformers cannot load the folder.
@@ -323,10 +324,10 @@ def from_base_model(auto_class, base_model: str, **kwargs):
         folder = "LOCAL_DIR, a folder with the model's config.json, tokenizer files and weights"
         if Path(base_model).is_dir():
             reason = " ".join(str(exc).split()) or type(exc).__name__  # transformers' reasons run over lines
-            raise ModelError(f"--base-model {base_model}: transformers cannot load this folder ({reason}); "
-                             f"pass --base-model {folder}") from exc
-        raise ModelError(f"--base-model {base_model}: no such folder, nor a model of that name in the Hugging Face "
-                         f"cache (vipie never downloads); pass --base-model {folder} (`hf download ID --local-dir "
+            raise ModelError(f"{option} {base_model}: transformers cannot load this folder ({reason}); "
+                             f"pass {option} {folder}") from exc
+        raise ModelError(f"{option} {base_model}: no such folder, nor a model of that name in the Hugging Face "
+                         f"cache (vipie never downloads); pass {option} {folder} (`hf download ID --local-dir "
                          "LOCAL_DIR` makes one where a network reaches the hub)") from exc
 
 
