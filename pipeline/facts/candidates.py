@@ -202,13 +202,16 @@ class FigureView:
     clause: tuple[int, int]
     paragraph: tuple[int, int]
     paragraph_index: int
+    table_cell: int | None  # the figure's cell in a table row below the table's header row, else None
 
 
 def figure_view(doc: DocumentView, metric: EntitySpan) -> FigureView:
     sentence = doc.sentence_of(metric.start) or (metric.start, metric.end)
     paragraph = doc.paragraph_of(metric.start) or sentence
+    below_header = paragraph[0] != sentence[0]  # a table is one paragraph whose first row is its header
     return FigureView(metric, sentence, clause_of(doc.text, sentence, metric.start), paragraph,
-                      doc.paragraph_index(metric.start))
+                      doc.paragraph_index(metric.start),
+                      table_cell(doc.text, sentence, metric.start) if below_header else None)
 
 
 def between_features(doc: DocumentView, fig: FigureView, span: tuple[int, int], prefix: str) -> dict[str, float]:
@@ -253,8 +256,7 @@ def table_cell(text: str, row: tuple[int, int], pos: int) -> int | None:
 def table_features(doc: "DocumentView", fig: "FigureView", span: tuple[int, int]) -> dict[str, float]:
     """Where a date stands in the table that holds the figure: in the header row above the figure's column, above
     the first column, above another column, or in the figure's own row (a table's first row is its header)."""
-    figure_cell = table_cell(doc.text, fig.sentence, fig.metric.start)
-    if figure_cell is None or fig.paragraph[0] == fig.sentence[0]:
+    if fig.table_cell is None:
         return {}
     if fig.sentence[0] <= span[0] < fig.sentence[1]:
         return {"table:same_row": 1.0}
@@ -262,7 +264,7 @@ def table_features(doc: "DocumentView", fig: "FigureView", span: tuple[int, int]
     if header and header[0] <= span[0] < header[1]:
         column = table_cell(doc.text, header, span[0])
         # The first column's header ("Chỉ tiêu năm 2022 | Mục tiêu") names the whole table's period.
-        where = "same_column" if column == figure_cell else "first_column" if column == 0 else "other_column"
+        where = "same_column" if column == fig.table_cell else "first_column" if column == 0 else "other_column"
         return {f"table:header_{where}": 1.0}
     return {"table:outside": 1.0}
 
