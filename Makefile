@@ -5,9 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LS_VENV := .venv-ls
 LS_STAMP := $(LS_VENV)/.installed
+RAY_STAMP := $(VENV)/.installed-ray
 SEEDS ?= ../shared/seeds
 
-.PHONY: run test setup repro label-studio clean
+.PHONY: run test setup repro label-studio ray browser clean
 
 setup: $(STAMP)
 
@@ -30,14 +31,25 @@ $(LS_STAMP): requirements-ls.lock
 	$(LS_VENV)/bin/python -m pip install --quiet -r requirements-ls.lock
 	touch $(LS_STAMP)
 
+# The Ray Data engine (`vipie extract --engine ray`) is an optional extra: `make run` does not need it, `make test` runs it.
+ray: $(RAY_STAMP)
+
+$(RAY_STAMP): $(STAMP) requirements-ray.lock
+	$(BIN)/python -m pip install --quiet -r requirements-ray.lock
+	touch $(RAY_STAMP)
+
+# Browser tests drive Debian's Chromium (never `playwright install`, which downloads its own).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
 run: $(STAMP)
 	mkdir -p corpus
 	$(BIN)/vipie extract $(SEEDS) --out corpus/seeds.jsonl --out corpus/seeds.duckdb --overwrite
 	$(BIN)/vipie stats corpus/seeds.duckdb
 
-# The Label Studio round-trip test must run here, not be skipped: VIPIE_LABEL_STUDIO makes a missing server fail.
-test: $(STAMP) $(LS_STAMP)
-	VIPIE_LABEL_STUDIO=$(LS_VENV)/bin/label-studio $(BIN)/python -m pytest -q
+# Label Studio, Chromium and Ray tests must run here, not be skipped: the VIPIE_* variables make a missing one fail.
+test: $(STAMP) $(LS_STAMP) $(RAY_STAMP) browser
+	VIPIE_CHROMIUM=$$(command -v chromium) VIPIE_RAY=1 VIPIE_LABEL_STUDIO=$(LS_VENV)/bin/label-studio $(BIN)/python -m pytest -q
 
 # Rebuild dataset, model, metrics and corpus through DVC (dvc.yaml); stages call `vipie`, so the venv goes on PATH.
 repro: $(STAMP)
