@@ -31,7 +31,7 @@ def options(
 
 def main() -> None:
     # Importing a command's module registers it.
-    from pipeline.cli import annotate, evaluate, extract, model, sql, stats, train  # noqa: F401
+    from pipeline.cli import annotate, evaluate, extract, model, report, show, sql, stats, train  # noqa: F401
 
     try:
         app()
