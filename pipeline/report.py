@@ -56,14 +56,14 @@ def corpus_figures(con, top_indicators: int = 20, max_rows: int = 100_000, max_e
     figures = {
         "totals": totals,
         "by_province_year": fetch(con, f"SELECT coalesce(province, '{NONE}'), coalesce(CAST(year AS VARCHAR), "
-                                       f"'{NONE}'), count(*) FROM facts GROUP BY ALL"),
+                                       f"'{NONE}'), count(*) FROM facts GROUP BY ALL ORDER BY ALL"),
         # An indicator span may run across a hard line wrap: the same words count as one indicator.
         "indicators": fetch(con, "SELECT regexp_replace(indicator, '\\s+', ' ', 'g') AS words, count(*) FROM facts "
                                  "WHERE indicator IS NOT NULL GROUP BY ALL ORDER BY 2 DESC, 1 LIMIT ?",
                             [top_indicators]),
         "evidence": fetch(con, f"SELECT 'province', coalesce(province_evidence, '{NONE}'), count(*) FROM facts "
                                f"GROUP BY ALL UNION ALL SELECT 'year', coalesce(year_evidence, '{NONE}'), count(*) "
-                               "FROM facts GROUP BY ALL"),
+                               "FROM facts GROUP BY ALL ORDER BY ALL"),
         "labels": fetch(con, "SELECT label, count(*) FROM entities GROUP BY ALL ORDER BY 2 DESC, 1"),
         "error_documents": fetch(con, "SELECT id, errors FROM documents WHERE len(errors) > 0 ORDER BY id LIMIT ?",
                                  [max_error_docs]),
