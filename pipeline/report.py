@@ -5,12 +5,15 @@ corpus: facts per province and year, the most frequent indicators, how
 provinces and years were resolved (the share left null, each kind of
 evidence), entities per label and the documents with errors. Charts are
 Plotly's, with its JavaScript bundle inlined, so nothing is fetched. The
-searchable table of facts embeds its rows as JSON (sentences stored once) and
-draws one page of them at a time, so 100,000 facts never become 100,000 rows
-of DOM; past `max_rows` the table is cut, with a note. Each row links to its
-fact's sentence (`report.html#fact-N`), shown with the figure marked.
+searchable table of facts embeds its columns, each value stored once, as
+gzipped JSON that the browser unpacks itself (DecompressionStream), and draws
+one page of rows at a time, so 100,000 facts never become 100,000 rows of DOM;
+past `max_rows` the table is cut, with a note. Each row links to its fact's
+sentence (`report.html#fact-N`), shown with the figure marked.
 """
 
+import base64
+import gzip
 import html
 import json
 
@@ -18,8 +21,11 @@ from pipeline.errors import InputError
 from pipeline.labels import LABELS, PROVINCE_EVIDENCE, YEAR_EVIDENCE
 
 NONE = "(none)"
-FACT_COLUMNS = ("doc", "figure", "value", "value_max", "qualifier", "unit", "indicator", "province", "year",
-                "status", "score", "sentence", "province_evidence", "year_evidence")
+# The fact table's columns, and the corpus's expressions for them.
+FACT_COLUMNS = {"doc": "doc_id", "figure": "metric_text", "value": "value", "value_max": "value_max",
+                "qualifier": "qualifier", "unit": "unit", "indicator": "indicator", "province": "province",
+                "year": "year", "status": "status", "score": "round(score, 3)", "sentence": "sentence",
+                "province_evidence": "province_evidence", "year_evidence": "year_evidence"}
 PAGE_ROWS = 50
 
 
@@ -44,8 +50,7 @@ def corpus_figures(con, top_indicators: int = 20, max_rows: int = 100_000, max_e
 
     Returns a dict of plain values: `totals`, `by_province_year` [(province, year, facts)], `indicators`
     [(words, facts)], `evidence` [(field, evidence, facts)], `labels` [(label, entities)], `error_documents`
-    [(id, errors)] (at most `max_error_docs`), and the fact table: `facts` (rows in FACT_COLUMNS order, at most
-    `max_rows`, `doc` and `sentence` as indexes into `documents` [(id, url)] and `sentences`).
+    [(id, errors)] (at most `max_error_docs`), and the fact table (see `fact_table`).
     """
     documents, with_errors = fetch(con, "SELECT count(*), count(*) FILTER (WHERE len(errors) > 0) FROM documents")[0]
     facts, null_province, null_year = fetch(con, "SELECT count(*), count(*) FILTER (WHERE province IS NULL), "
@@ -72,21 +77,23 @@ def corpus_figures(con, top_indicators: int = 20, max_rows: int = 100_000, max_e
 
 
 def fact_table(con, max_rows: int) -> dict:
-    """The first `max_rows` facts (by document and position) as rows, documents and sentences stored once."""
-    rows = fetch(con, "SELECT doc_id, metric_text, value, value_max, qualifier, unit, indicator, province, year, "
-                      "status, round(score, 3), sentence, province_evidence, year_evidence FROM facts "
-                      "ORDER BY doc_id, metric_start LIMIT ?", [max_rows])
-    doc_ids = sorted({row[0] for row in rows})
+    """The first `max_rows` facts (by document and position), column by column, each value stored once.
+
+    Returns `facts_held` (the number of rows), `fact_columns` {name: {"values": [distinct values],
+    "codes": [for each row, the index of its value]}} for the names of FACT_COLUMNS, and `document_urls`: the
+    url of each document in the `doc` column's values (None when it has none).
+    """
+    rows = fetch(con, f"SELECT {', '.join(FACT_COLUMNS.values())} FROM facts ORDER BY doc_id, metric_start "
+                      "LIMIT ?", [max_rows])
+    columns = {}
+    for n, name in enumerate(FACT_COLUMNS):
+        index: dict = {}
+        codes = [index.setdefault(row[n], len(index)) for row in rows]
+        columns[name] = {"values": list(index), "codes": codes}
+    doc_ids = columns["doc"]["values"]
     urls = dict(fetch(con, "SELECT id, any_value(url) FROM documents WHERE url IS NOT NULL AND id IN "
                            "(SELECT unnest(?::VARCHAR[])) GROUP BY id", [doc_ids])) if doc_ids else {}
-    doc_index = {doc_id: n for n, doc_id in enumerate(doc_ids)}
-    sentence_index: dict[str, int] = {}
-    table = []
-    for row in rows:
-        sentence = sentence_index.setdefault(row[11] or "", len(sentence_index))
-        table.append([doc_index[row[0]], *row[1:11], sentence, *row[12:]])
-    return {"facts": table, "documents": [(doc_id, urls.get(doc_id)) for doc_id in doc_ids],
-            "sentences": list(sentence_index)}
+    return {"facts_held": len(rows), "fact_columns": columns, "document_urls": [urls.get(d) for d in doc_ids]}
 
 
 def share(part: int, whole: int) -> str:
@@ -112,13 +119,17 @@ def province_year_chart(rows: list[tuple]):
     return figure
 
 
-def indicator_chart(rows: list[tuple]):
+def indicator_chart(rows: list[tuple], label_chars: int = 60):
+    """Horizontal bars of the most frequent indicators; a long indicator's label is cut, its hover text is whole."""
     import plotly.graph_objects as go
 
-    figure = go.Figure(go.Bar(x=[n for _, n in rows], y=[words for words, _ in rows], orientation="h",
-                              marker_color="#ff7f0e", hovertemplate="%{y}: %{x} facts<extra></extra>"))
-    figure.update_layout(title=f"The {len(rows)} most frequent indicators", yaxis={"autorange": "reversed"},
-                         height=max(360, 120 + 24 * len(rows)), margin={"l": 300})
+    words = [w for w, _ in rows]
+    figure = go.Figure(go.Bar(x=[n for _, n in rows], y=words, orientation="h", marker_color="#ff7f0e",
+                              hovertemplate="%{y}: %{x} facts<extra></extra>"))
+    figure.update_layout(title=f"The {len(rows)} most frequent indicators", height=max(360, 120 + 24 * len(rows)),
+                         yaxis={"autorange": "reversed", "automargin": True, "tickvals": words,
+                                "ticktext": [w if len(w) <= label_chars else w[: label_chars - 1] + "…"
+                                             for w in words]})
     return figure
 
 
@@ -170,16 +181,18 @@ def error_section(figures: dict) -> str:
 
 
 def table_note(figures: dict, corpus_name: str) -> str:
-    held, facts = len(figures["facts"]), figures["totals"]["facts"]
+    held, facts = figures["facts_held"], figures["totals"]["facts"]
     if held == facts:
         return ""
     return (f'<p class="note">The table holds the first {held:,} of {facts:,} facts (by document); '
             f'<code>vipie sql {html.escape(corpus_name)} "SELECT * FROM facts"</code> lists them all.</p>')
 
 
-def embedded_json(value) -> str:
-    """JSON safe inside a <script> element: "</" cannot end it early."""
-    return json.dumps(value, ensure_ascii=False, allow_nan=False).replace("</", "<\\/")
+def packed(value) -> str:
+    """`value` as gzipped JSON in base64, which the page's script unpacks: text compresses about threefold, and the
+    repeated values of a column further."""
+    raw = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    return base64.b64encode(gzip.compress(raw, compresslevel=6, mtime=0)).decode("ascii")
 
 
 STYLE = """
@@ -188,8 +201,8 @@ h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 1.5em; }
 .tiles { display: flex; flex-wrap: wrap; gap: 1em; }
 .tile { border: 1px solid #ddd; border-radius: .4em; padding: .5em 1em; min-width: 9em; }
 .tile b { display: block; font-size: 1.5em; }
-.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(560px, 1fr)); gap: 1em; }
-.chart { border: 1px solid #eee; border-radius: .4em; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(560px, 1fr)); gap: 1em; }
+.chart { border: 1px solid #eee; border-radius: .4em; min-width: 0; }
 table.plain, table#facts { border-collapse: collapse; font-size: .85em; width: 100%; }
 th { text-align: left; color: #555; border-bottom: 1px solid #ccc; padding: .2em .4em; }
 td { vertical-align: top; padding: .2em .4em; border-bottom: 1px solid #f0f0f0; }
@@ -202,31 +215,30 @@ td { vertical-align: top; padding: .2em .4em; border-bottom: 1px solid #f0f0f0; 
 #sentence mark { background: #ff7f0e; color: #fff; padding: 0 .2em; border-radius: .2em; }
 """
 
-# The fact table: rows live in the page as JSON and one page of them at a time becomes DOM. The search matches
-# words in the document id, figure, indicator, province, year, status and sentence; `#fact-N` shows a sentence.
+# The fact table: its columns live in the page as gzipped JSON, unpacked by the browser, and one page of rows at a
+# time becomes DOM. The search matches words in the document id, figure, indicator, province, year, status and
+# sentence; `#fact-N` shows fact N's sentence.
 SCRIPT = """
 (function () {
-  var data = JSON.parse(document.getElementById('fact-data').textContent);
-  var C = {}; data.columns.forEach(function (name, i) { C[name] = i; });
   var SIGN = {gt: '>', gte: '≥', approx: '≈', lt: '<', lte: '≤'};
-  var PAGE = __PAGE_ROWS__, page = 0, matching = data.rows.map(function (_, i) { return i; }), haystack = null;
+  var PAGE = __PAGE_ROWS__, page = 0, data = null, matching = [], haystack = null;
   var body = document.querySelector('#facts tbody'), count = document.getElementById('count');
   function esc(s) {
     return s == null ? '' : String(s).replace(/[&<>"]/g, function (c) {
       return {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;'}[c]; });
   }
-  function value(r) {
-    if (r[C.value] == null) return '';
-    return (SIGN[r[C.qualifier]] || '') + r[C.value] + (r[C.value_max] == null ? '' : '–' + r[C.value_max]);
+  function get(name, i) { var column = data.columns[name]; return column.values[column.codes[i]]; }
+  function value(i) {
+    if (get('value', i) == null) return '';
+    return (SIGN[get('qualifier', i)] || '') + get('value', i) + (get('value_max', i) == null ? '' : '–' + get('value_max', i));
   }
   function draw() {
     var first = page * PAGE, last = Math.min(matching.length, first + PAGE), out = [];
     for (var k = first; k < last; k++) {
-      var i = matching[k], r = data.rows[i];
-      out.push('<tr class="fact"><td>' + esc(data.documents[r[C.doc]][0]) + '</td><td>' + esc(r[C.figure]) +
-        '</td><td>' + esc(value(r)) + '</td><td>' + esc(r[C.unit]) + '</td><td>' + esc(r[C.indicator]) +
-        '</td><td>' + esc(r[C.province]) + '</td><td>' + esc(r[C.year]) + '</td><td>' + esc(r[C.status]) +
-        '</td><td>' + esc(r[C.score]) + '</td><td><a class="to-sentence" href="#fact-' + i + '">sentence</a></td></tr>');
+      var i = matching[k];
+      out.push('<tr class="fact"><td>' + [get('doc', i), get('figure', i), value(i), get('unit', i), get('indicator', i),
+        get('province', i), get('year', i), get('status', i), get('score', i)].map(esc).join('</td><td>') +
+        '</td><td><a class="to-sentence" href="#fact-' + i + '">sentence</a></td></tr>');
     }
     body.innerHTML = out.join('');
     count.textContent = matching.length ? (first + 1) + '–' + last + ' of ' + matching.length + ' facts' : 'no fact matches';
@@ -234,39 +246,55 @@ SCRIPT = """
     document.getElementById('next').disabled = last >= matching.length;
   }
   function search(words) {
-    if (!haystack) haystack = data.rows.map(function (r) {
-      return [data.documents[r[C.doc]][0], r[C.figure], r[C.indicator], r[C.province], r[C.year], r[C.status],
-              data.sentences[r[C.sentence]]].join(' ').normalize('NFC').toLowerCase();
-    });
+    if (!haystack) {
+      haystack = [];
+      for (var i = 0; i < data.n; i++) {
+        haystack.push(['doc', 'figure', 'indicator', 'province', 'year', 'status', 'sentence']
+          .map(function (name) { return get(name, i); }).join(' ').normalize('NFC').toLowerCase());
+      }
+    }
     var terms = words.normalize('NFC').toLowerCase().split(/\\s+/).filter(Boolean);
     matching = [];
-    for (var i = 0; i < haystack.length; i++) {
-      if (terms.every(function (t) { return haystack[i].indexOf(t) >= 0; })) matching.push(i);
+    for (var k = 0; k < haystack.length; k++) {
+      if (terms.every(function (t) { return haystack[k].indexOf(t) >= 0; })) matching.push(k);
     }
     page = 0; draw();
   }
   function showSentence() {
     var panel = document.getElementById('sentence'), m = /^#fact-(\\d+)$/.exec(location.hash);
-    var r = m && data.rows[+m[1]];
-    if (!r) { panel.classList.remove('open'); return; }
-    var doc = data.documents[r[C.doc]], sentence = data.sentences[r[C.sentence]], at = sentence.indexOf(r[C.figure]);
-    var marked = at < 0 ? esc(sentence) : esc(sentence.slice(0, at)) + '<mark>' + esc(r[C.figure]) + '</mark>' +
-      esc(sentence.slice(at + r[C.figure].length));
-    var source = doc[1] ? ' · <a href="' + esc(doc[1] + '#:~:text=' + encodeURIComponent(sentence.split(/\\s+/).join(' '))) +
+    var i = m ? +m[1] : -1;
+    if (!data || i < 0 || i >= data.n) { panel.classList.remove('open'); return; }
+    var sentence = get('sentence', i) || '', figure = get('figure', i), at = sentence.indexOf(figure);
+    var url = data.urls[data.columns.doc.codes[i]];
+    var marked = at < 0 ? esc(sentence) : esc(sentence.slice(0, at)) + '<mark>' + esc(figure) + '</mark>' +
+      esc(sentence.slice(at + figure.length));
+    // A text fragment (#:~:text=) makes the browser scroll the source page to the sentence and highlight it.
+    var source = url ? ' · <a href="' + esc(url + '#:~:text=' + encodeURIComponent(sentence.split(/\\s+/).join(' '))) +
       '">in the source</a>' : '';
-    panel.innerHTML = '<b>' + esc(doc[0]) + '</b>' + source + ' · province ' + esc(r[C.province] || '—') + ' (' +
-      esc(r[C.province_evidence] || 'none') + '), year ' + esc(r[C.year] || '—') + ' (' + esc(r[C.year_evidence] || 'none') +
-      ') · <a href="#facts-section">close</a><p class="fact-sentence">' + marked + '</p>';
+    panel.innerHTML = '<b>' + esc(get('doc', i)) + '</b>' + source + ' · province ' + esc(get('province', i) || '—') +
+      ' (' + esc(get('province_evidence', i) || 'none') + '), year ' + esc(get('year', i) || '—') + ' (' +
+      esc(get('year_evidence', i) || 'none') + ') · <a href="#facts-section">close</a><p class="fact-sentence">' +
+      marked + '</p>';
     panel.classList.add('open');
   }
-  var timer = null;
-  document.getElementById('search').addEventListener('input', function (event) {
-    clearTimeout(timer); timer = setTimeout(function () { search(event.target.value); }, 150);
+  function unpack(text) {
+    var binary = atob(text), bytes = new Uint8Array(binary.length);
+    for (var i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+    return new Response(stream).text().then(JSON.parse);
+  }
+  unpack(document.getElementById('fact-data').textContent.trim()).then(function (unpacked) {
+    data = unpacked;
+    for (var i = 0; i < data.n; i++) matching.push(i);
+    var timer = null;
+    document.getElementById('search').addEventListener('input', function (event) {
+      clearTimeout(timer); timer = setTimeout(function () { search(event.target.value); }, 150);
+    });
+    document.getElementById('previous').addEventListener('click', function () { page--; draw(); });
+    document.getElementById('next').addEventListener('click', function () { page++; draw(); });
+    window.addEventListener('hashchange', showSentence);
+    draw(); showSentence();
   });
-  document.getElementById('previous').addEventListener('click', function () { page--; draw(); });
-  document.getElementById('next').addEventListener('click', function () { page++; draw(); });
-  window.addEventListener('hashchange', showSentence);
-  draw(); showSentence();
 })();
 """
 
@@ -287,8 +315,7 @@ def report_page(figures: dict, title: str, corpus_name: str) -> str:
         ("indicators", indicator_chart(figures["indicators"])),
         ("evidence", evidence_chart(figures["evidence"], totals)),
         ("labels", label_chart(figures["labels"]))))
-    data = {"columns": list(FACT_COLUMNS), "rows": figures["facts"], "documents": figures["documents"],
-            "sentences": figures["sentences"]}
+    data = {"n": figures["facts_held"], "columns": figures["fact_columns"], "urls": figures["document_urls"]}
     header = "".join(f"<th>{name}</th>" for name in ("document", "figure", "value", "unit", "indicator", "province",
                                                      "year", "status", "score", ""))
     return (
@@ -301,8 +328,8 @@ def report_page(figures: dict, title: str, corpus_name: str) -> str:
         f'<h2 id="facts-section">Facts</h2>{table_note(figures, corpus_name)}'
         '<div class="controls"><input id="search" type="search" placeholder="search: words of the document, figure, '
         'indicator, province, year, sentence"><button id="previous">previous</button><button id="next">next</button>'
-        f'<span id="count"></span></div><table id="facts"><thead><tr>{header}</tr></thead><tbody></tbody></table>'
+        f'<span id="count">unpacking the facts…</span></div><table id="facts"><thead><tr>{header}</tr></thead><tbody></tbody></table>'
         '<div id="sentence"></div>'
-        f'<script type="application/json" id="fact-data">{embedded_json(data)}</script>'
+        f'<script type="text/plain" id="fact-data">{packed(data)}</script>'
         f"<script>{SCRIPT.replace('__PAGE_ROWS__', str(PAGE_ROWS))}</script></body></html>"
     )

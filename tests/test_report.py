@@ -61,11 +61,12 @@ def test_figures_count_what_the_records_hold(corpus, figures):
 
 def test_fact_table_holds_every_fact_with_its_sentence(corpus, figures):
     expected = sorted((r["id"], f["metric"]["text"], f["sentence"]) for r in corpus["records"] for f in r["facts"])
-    doc, figure, sentence = (FACT_COLUMNS.index(c) for c in ("doc", "figure", "sentence"))
-    held = sorted((figures["documents"][row[doc]][0], row[figure], figures["sentences"][row[sentence]])
-                  for row in figures["facts"])
-    assert held == expected
-    assert len(figures["sentences"]) == len({s for *_, s in expected})
+    columns = figures["fact_columns"]
+    held = sorted(zip(*([column["values"][code] for code in column["codes"]]
+                        for column in (columns["doc"], columns["figure"], columns["sentence"]))))
+    assert held == expected and figures["facts_held"] == len(expected)
+    assert len(columns["sentence"]["values"]) == len({s for *_, s in expected})  # each sentence stored once
+    assert set(FACT_COLUMNS) == set(columns)
 
 
 def test_parquet_corpus_gives_the_same_figures(corpus, figures):
@@ -82,7 +83,8 @@ def test_table_is_capped_with_a_note(corpus):
         capped = corpus_figures(con, max_rows=7)
     finally:
         con.close()
-    assert len(capped["facts"]) == 7 and capped["totals"]["facts"] > 7
+    assert capped["facts_held"] == 7 and capped["totals"]["facts"] > 7
+    assert all(len(column["codes"]) == 7 for column in capped["fact_columns"].values())
     assert f"first 7 of {capped['totals']['facts']} facts" in report_page(capped, "capped", "seeds.duckdb")
 
 
@@ -123,6 +125,7 @@ def test_report_in_a_browser_offline(browser_page, corpus, figures, tmp_path):  
     browser.goto(out.as_uri())
     assert browser.locator(".js-plotly-plot .main-svg").count() >= 4  # Plotly ran and drew the four charts
     facts = figures["totals"]["facts"]
+    browser.wait_for_function("document.querySelectorAll('#facts tbody tr').length > 0")  # the facts are unpacked
     assert browser.locator("#count").inner_text() == f"1–{PAGE_ROWS} of {facts} facts"
     rows = browser.locator("#facts tbody tr").count()
     while browser.locator("#next").is_enabled():

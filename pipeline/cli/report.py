@@ -29,4 +29,4 @@ def report(
     finally:
         con.close()
     write_page(report_page(figures, title, str(corpus)), out, overwrite)
-    print(f"vipie: wrote {out} ({figures['totals']['facts']} facts, {len(figures['facts'])} in its table)")
+    print(f"vipie: wrote {out} ({figures['totals']['facts']} facts, {figures['facts_held']} in its table)")
