@@ -19,6 +19,7 @@ import json
 
 from pipeline.errors import InputError
 from pipeline.labels import LABELS, PROVINCE_EVIDENCE, YEAR_EVIDENCE
+from pipeline.show import web_url
 
 NONE = "(none)"
 # The fact table's columns, and the corpus's expressions for them.
@@ -81,7 +82,7 @@ def fact_table(con, max_rows: int) -> dict:
 
     Returns `facts_held` (the number of rows), `fact_columns` {name: {"values": [distinct values],
     "codes": [for each row, the index of its value]}} for the names of FACT_COLUMNS, and `document_urls`: the
-    url of each document in the `doc` column's values (None when it has none).
+    url of each document in the `doc` column's values (None when it has none, or one that is not http(s)).
     """
     rows = fetch(con, f"SELECT {', '.join(FACT_COLUMNS.values())} FROM facts ORDER BY doc_id, metric_start "
                       "LIMIT ?", [max_rows])
@@ -93,7 +94,8 @@ def fact_table(con, max_rows: int) -> dict:
     doc_ids = columns["doc"]["values"]
     urls = dict(fetch(con, "SELECT id, any_value(url) FROM documents WHERE url IS NOT NULL AND id IN "
                            "(SELECT unnest(?::VARCHAR[])) GROUP BY id", [doc_ids])) if doc_ids else {}
-    return {"facts_held": len(rows), "fact_columns": columns, "document_urls": [urls.get(d) for d in doc_ids]}
+    return {"facts_held": len(rows), "fact_columns": columns,
+            "document_urls": [web_url(urls.get(doc_id)) for doc_id in doc_ids]}
 
 
 def share(part: int, whole: int) -> str:
@@ -177,7 +179,8 @@ def error_section(figures: dict) -> str:
     rows = "".join(f"<tr><td>{html.escape(str(doc_id))}</td><td>{html.escape('; '.join(errors))}</td></tr>"
                    for doc_id, errors in listed)
     more = f"<p>The first {len(listed)} of {total} are listed.</p>" if len(listed) < total else ""
-    return f'<table class="plain"><thead><tr><th>document</th><th>errors</th></tr></thead><tbody>{rows}</tbody></table>{more}'
+    return (f'<table class="plain"><thead><tr><th>document</th><th>errors</th></tr></thead><tbody>{rows}</tbody>'
+            f"</table>{more}")
 
 
 def table_note(figures: dict, corpus_name: str) -> str:
@@ -230,18 +233,21 @@ SCRIPT = """
   function get(name, i) { var column = data.columns[name]; return column.values[column.codes[i]]; }
   function value(i) {
     if (get('value', i) == null) return '';
-    return (SIGN[get('qualifier', i)] || '') + get('value', i) + (get('value_max', i) == null ? '' : '–' + get('value_max', i));
+    var most = get('value_max', i) == null ? '' : '–' + get('value_max', i);
+    return (SIGN[get('qualifier', i)] || '') + get('value', i) + most;
   }
   function draw() {
     var first = page * PAGE, last = Math.min(matching.length, first + PAGE), out = [];
     for (var k = first; k < last; k++) {
       var i = matching[k];
-      out.push('<tr class="fact"><td>' + [get('doc', i), get('figure', i), value(i), get('unit', i), get('indicator', i),
-        get('province', i), get('year', i), get('status', i), get('score', i)].map(esc).join('</td><td>') +
+      var cells = [get('doc', i), get('figure', i), value(i), get('unit', i), get('indicator', i), get('province', i),
+        get('year', i), get('status', i), get('score', i)];
+      out.push('<tr class="fact"><td>' + cells.map(esc).join('</td><td>') +
         '</td><td><a class="to-sentence" href="#fact-' + i + '">sentence</a></td></tr>');
     }
     body.innerHTML = out.join('');
-    count.textContent = matching.length ? (first + 1) + '–' + last + ' of ' + matching.length + ' facts' : 'no fact matches';
+    count.textContent = matching.length ? (first + 1) + '–' + last + ' of ' + matching.length + ' facts'
+                                        : 'no fact matches';
     document.getElementById('previous').disabled = page === 0;
     document.getElementById('next').disabled = last >= matching.length;
   }
@@ -271,10 +277,10 @@ SCRIPT = """
     // A text fragment (#:~:text=) makes the browser scroll the source page to the sentence and highlight it.
     var source = url ? ' · <a href="' + esc(url + '#:~:text=' + encodeURIComponent(sentence.split(/\\s+/).join(' '))) +
       '">in the source</a>' : '';
-    panel.innerHTML = '<b>' + esc(get('doc', i)) + '</b>' + source + ' · province ' + esc(get('province', i) || '—') +
-      ' (' + esc(get('province_evidence', i) || 'none') + '), year ' + esc(get('year', i) || '—') + ' (' +
-      esc(get('year_evidence', i) || 'none') + ') · <a href="#facts-section">close</a><p class="fact-sentence">' +
-      marked + '</p>';
+    panel.innerHTML = '<b>' + esc(get('doc', i)) + '</b>' + source +
+      ' · province ' + esc(get('province', i) || '—') + ' (' + esc(get('province_evidence', i) || 'none') + ')' +
+      ' · year ' + esc(get('year', i) || '—') + ' (' + esc(get('year_evidence', i) || 'none') + ')' +
+      ' · <a href="#facts-section">close</a><p class="fact-sentence">' + marked + '</p>';
     panel.classList.add('open');
   }
   function unpack(text) {
@@ -328,7 +334,8 @@ def report_page(figures: dict, title: str, corpus_name: str) -> str:
         f'<h2 id="facts-section">Facts</h2>{table_note(figures, corpus_name)}'
         '<div class="controls"><input id="search" type="search" placeholder="search: words of the document, figure, '
         'indicator, province, year, sentence"><button id="previous">previous</button><button id="next">next</button>'
-        f'<span id="count">unpacking the facts…</span></div><table id="facts"><thead><tr>{header}</tr></thead><tbody></tbody></table>'
+        f'<span id="count">unpacking the facts…</span></div>'
+        f'<table id="facts"><thead><tr>{header}</tr></thead><tbody></tbody></table>'
         '<div id="sentence"></div>'
         f'<script type="text/plain" id="fact-data">{packed(data)}</script>'
         f"<script>{SCRIPT.replace('__PAGE_ROWS__', str(PAGE_ROWS))}</script></body></html>"

@@ -135,6 +135,12 @@ def render_block(text: str, start: int, end: int, entities: list[dict], spans: l
     return "".join(underliner.parts)
 
 
+def web_url(value) -> str | None:
+    """`value` when it is an http(s) address, else None: a document's url is untrusted input, and a link to
+    `javascript:` would run in the page."""
+    return value if isinstance(value, str) and value.lower().startswith(("http://", "https://")) else None
+
+
 def quoted(text: str, span: dict | None) -> str:
     """The words of `span` in `text`, quoted, or "" when there is no span."""
     if not isinstance(span, dict) or span.get("start") is None:
@@ -192,8 +198,8 @@ def document_section(record: dict, doc_index: int) -> str:
     meta = record.get("meta") or {}
     details = [f"{len(entities)} entities", f"{len(facts)} facts"]
     details += [f"{key}: {html.escape(str(meta[key]))}" for key in ("published", "province") if meta.get(key)]
-    if meta.get("url"):
-        details.append(f'<a href="{html.escape(str(meta["url"]))}">source</a>')
+    if web_url(meta.get("url")):
+        details.append(f'<a href="{html.escape(meta["url"])}">source</a>')
     problems = "".join(f'<p class="problem">{html.escape(str(p))}</p>'
                        for p in [*(record.get("errors") or []), *(record.get("warnings") or [])])
     parts = [f'<section class="document" id="doc-{doc_index}"><h2>{html.escape(str(record.get("id")))}'

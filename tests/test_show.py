@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 import pipeline.cli.show  # noqa: F401  (registers `vipie show`)
 from pipeline.cli import app, main
 from pipeline.errors import InputError
-from pipeline.show import SPAN_KINDS, blocks, fact_key, fact_spans, pick, render_block, show_page
+from pipeline.show import (SPAN_KINDS, blocks, fact_key, fact_spans, is_extraction, pick, render_block, show_page,
+                           web_url)
 from tests.browser import browser_page  # noqa: F401
 from tests.seed_corpus import seed_corpus
 
@@ -113,6 +114,19 @@ def test_fact_row_says_what_decided_province_and_year(corpus, page):
     for field in ("province", "year"):
         words = " ".join(text[fact[f"{field}_span"]["start"] : fact[f"{field}_span"]["end"]].split())
         assert f"{fact['evidence'][field]} “{words}”" in row
+
+
+def test_extraction_jsonl_is_read_as_it_is_and_documents_are_extracted(corpus, tmp_path):
+    documents = tmp_path / "documents.jsonl"
+    documents.write_text('{"id": "a", "text": "Năm 2022, tỉnh Lào Cai có 1.726 dịch vụ công trực tuyến."}\n',
+                         encoding="utf-8")
+    assert is_extraction(corpus["jsonl"]) and not is_extraction(documents)
+
+
+def test_only_web_addresses_become_links():
+    page = show_page([{"id": "x", "text": "Năm 2022.", "meta": {"url": "javascript:alert(1)"}, "entities": [],
+                       "facts": []}], "x")
+    assert "javascript:" not in page and web_url("https://baolaocai.vn/a") == "https://baolaocai.vn/a"
 
 
 def test_pick_keeps_input_order_and_refuses_an_unknown_id(corpus):
