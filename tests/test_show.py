@@ -116,10 +116,9 @@ def test_fact_row_says_what_decided_province_and_year(corpus, page):
         assert f"{fact['evidence'][field]} “{words}”" in row
 
 
-def test_extraction_jsonl_is_read_as_it_is_and_documents_are_extracted(corpus, tmp_path):
+def test_extraction_jsonl_is_told_from_a_jsonl_of_documents(corpus, tmp_path):
     documents = tmp_path / "documents.jsonl"
-    documents.write_text('{"id": "a", "text": "Năm 2022, tỉnh Lào Cai có 1.726 dịch vụ công trực tuyến."}\n',
-                         encoding="utf-8")
+    documents.write_text('{"id": "a", "text": "Năm 2022, tỉnh Lào Cai có 1.726 dịch vụ công."}\n', encoding="utf-8")
     assert is_extraction(corpus["jsonl"]) and not is_extraction(documents)
 
 
