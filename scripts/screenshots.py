@@ -27,8 +27,9 @@ def main() -> None:
         seeds = extract_seeds(folder)
         subprocess.run([VIPIE, "show", str(seeds["jsonl"]), "--id", SHOWN_SEED, "--out", str(folder / "show.html")],
                        check=True)
-        subprocess.run([VIPIE, "report", str(seeds["duckdb"]), "--out", str(folder / "report.html"),
-                        "--title", "vipie: the five seeds"], check=True)
+        # Run in the corpus's folder: the report names the corpus as it was given, here without a temporary path.
+        subprocess.run([VIPIE, "report", seeds["duckdb"].name, "--out", "report.html", "--title",
+                        "vipie: the five seeds"], check=True, cwd=folder)
         requested: list[str] = []
         with chromium() as browser:
             page = offline_page(browser, requested)
