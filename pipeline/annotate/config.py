@@ -51,17 +51,13 @@ class FactField:
 
 
 FACT_FIELDS: tuple[FactField, ...] = (
-    FactField("value", "Number", "value: the number as a float (888.000 → 888000, 70,6% → 70.6, 5/6 → 0.8333)"),
-    FactField("value_max", "Number", "value_max: the upper end of a range (35%-40% → 40), else empty"),
-    FactField("unit", "TextArea", "unit: %, tỷ đồng, km, bậc, điểm, rank (thứ N) ...; empty when none is written"),
-    FactField("qualifier", "Choices", "qualifier: gt (trên, hơn), gte (ít nhất, trở lên), approx (gần, khoảng), "
-                                      "lt (dưới), lte (tối đa); none when unqualified"),
-    FactField("indicator", "TextArea", "indicator: only when it is no span of the sentence (an `indicator` relation "
-                                       "to an INDICATOR span says it); empty when the sentence does not say it"),
-    FactField("province", "Choices", "province: only when no span fixes it (a `province` relation does): "
-                                     "the document's metadata, or Việt Nam for a national figure"),
-    FactField("year", "Number", "year: only when no DATE span fixes it (a `year` relation does), "
-                                "e.g. the publication year for 'đến nay'"),
+    FactField("value", "Number", "value (required): the number as a float: 888.000 → 888000, 70,6% → 70.6"),
+    FactField("value_max", "Number", "value_max: upper end of a range (35%-40% → 40)"),
+    FactField("unit", "TextArea", "unit: %, tỷ đồng, km, rank (thứ N) ...; empty when none is written"),
+    FactField("qualifier", "Choices", "qualifier: gt trên/hơn, gte ít nhất, approx khoảng, lt dưới, lte tối đa"),
+    FactField("indicator", "TextArea", "indicator: only when no INDICATOR span of the sentence says it"),
+    FactField("province", "Choices", "province: only when no span near the figure fixes it (title, metadata, national)"),
+    FactField("year", "Number", "year: only when no DATE near the figure fixes it (title, 'đến nay')"),
     FactField("status", "Choices", "status: achieved or target; none when unclear"),
 )
 FIELDS_BY_NAME: dict[str, FactField] = {f.name: f for f in FACT_FIELDS}
@@ -73,6 +69,9 @@ YEAR_RANGE = (1900, 2100)
 WORKSPACE_STYLE = "display: flex; align-items: flex-start; gap: 1em"
 ARTICLE_STYLE = "flex: 3; min-width: 0"
 FORM_STYLE = "flex: 2; min-width: 18em; position: sticky; top: 0; max-height: 100vh; overflow-y: auto"
+FORM_CLASS = "vipie-fact-form"
+# Label Studio draws every Header as a large title; field names in the form are small labels instead.
+FORM_CSS = f".{FORM_CLASS} h4 {{ font-size: 13px !important; line-height: 1.3 !important; margin: 8px 0 2px !important; }}"
 
 
 def province_choices(canonical_names: Sequence[str]) -> list[str]:
@@ -112,7 +111,8 @@ def labeling_config(
     for relation in RELATIONS:
         ET.SubElement(relations, "Relation", value=relation)
     ET.SubElement(article, "Text", name=TEXT, value=f"${TEXT}")
-    form = ET.SubElement(view, "View", style=FORM_STYLE)
+    ET.SubElement(view, "Style").text = FORM_CSS
+    form = ET.SubElement(view, "View", style=FORM_STYLE, className=FORM_CLASS)
     fact_view = ET.SubElement(form, "View", visibleWhen="region-selected", whenTagName=LABELS_CONTROL,
                               whenLabelValue="METRIC")
     ET.SubElement(fact_view, "Header", value="Fact of the selected METRIC", size="5")
