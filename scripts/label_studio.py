@@ -23,6 +23,7 @@ from pipeline.annotate.server import (
     ensure_project,
     import_tasks,
     port_in_use,
+    retrieve_predictions,
     start_label_studio,
 )
 from pipeline.annotate.tasks import ranked, read_tasks
@@ -40,6 +41,7 @@ def set_up(server, title: str, task_files: list[Path], ml_backend: str | None) -
         print(f"{path}: {created} tasks imported, {skipped} already in the project")
     if ml_backend:
         connect_ml_backend(server, project, ml_backend)
+        retrieve_predictions(server, project)  # tasks added without predictions get the backend's
         print(f"ML backend {ml_backend} connected")
     return project
 

@@ -120,7 +120,8 @@ def test_an_annotator_corrects_a_task_in_the_browser_and_the_gold_has_it(label_s
     assert email == "second@vipie.local" and len(password) >= 12
 
     # "Select region after creating it" (Label Studio's editor setting, kept in the browser): README says to turn it on.
-    page.add_init_script("window.localStorage.setItem('labelStudio:settings', JSON.stringify({selectAfterCreate: true}))")
+    page.add_init_script("window.localStorage.setItem('labelStudio:settings', "
+                         "JSON.stringify({selectAfterCreate: true}))")
     page.goto(f"{label_studio.url}/user/login/")
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", password)

@@ -73,8 +73,8 @@ def test_a_drawn_metric_gets_value_unit_and_qualifier_from_the_number_parser(bac
     assert {item["id"] for item in fields.values()} == {"new1"}
 
 
-@pytest.mark.parametrize("region", [drawn("Lào Cai", "LOCATION"), {**drawn("trên 1.200"), "value": {"labels": ["METRIC"]}},
-                                    drawn("hồ sơ")])
+@pytest.mark.parametrize("region", [drawn("Lào Cai", "LOCATION"),
+                                    {**drawn("trên 1.200"), "value": {"labels": ["METRIC"]}}, drawn("hồ sơ")])
 def test_metric_fields_are_empty_when_there_is_nothing_to_read(region):
     assert metric_fields(TEXT, region) == []
 

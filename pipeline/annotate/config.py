@@ -5,7 +5,8 @@ One `Labels` control over the article text (the eight entity types, with their
 colours and descriptions), a second one for INDICATOR spans (guidelines v2),
 relations `province`, `year` and `indicator` from a METRIC to the span that fixes
 its province or year or says what it measures, and per-region fields on a METRIC
-for the fact attributes that are not spans (`value` required: the editor refuses to submit without it). The names defined here (controls, fields,
+for the fact attributes that are not spans (`value` required: the editor refuses to submit
+without it). The names defined here (controls, fields,
 relations) are the schema that `tasks.py` writes and `gold.py` reads.
 """
 
@@ -56,7 +57,8 @@ FACT_FIELDS: tuple[FactField, ...] = (
     FactField("unit", "TextArea", "unit: %, tỷ đồng, km, rank (thứ N) ...; empty when none is written"),
     FactField("qualifier", "Choices", "qualifier: gt trên/hơn, gte ít nhất, approx khoảng, lt dưới, lte tối đa"),
     FactField("indicator", "TextArea", "indicator: only when no INDICATOR span of the sentence says it"),
-    FactField("province", "Choices", "province: only when no span near the figure fixes it (title, metadata, national)"),
+    FactField("province", "Choices",
+              "province: only when no span near the figure fixes it (title, metadata, national)"),
     FactField("year", "Number", "year: only when no DATE near the figure fixes it (title, 'đến nay')"),
     FactField("status", "Choices", "status: achieved or target; none when unclear"),
 )
@@ -71,7 +73,8 @@ ARTICLE_STYLE = "flex: 3; min-width: 0"
 FORM_STYLE = "flex: 2; min-width: 18em; position: sticky; top: 0; max-height: 100vh; overflow-y: auto"
 FORM_CLASS = "vipie-fact-form"
 # Label Studio draws every Header as a large title; field names in the form are small labels instead.
-FORM_CSS = f".{FORM_CLASS} h4 {{ font-size: 13px !important; line-height: 1.3 !important; margin: 8px 0 2px !important; }}"
+FORM_CSS = (f".{FORM_CLASS} h4 {{ font-size: 13px !important; line-height: 1.3 !important; "
+            f"margin: 8px 0 2px !important; }}")
 
 
 def province_choices(canonical_names: Sequence[str]) -> list[str]:

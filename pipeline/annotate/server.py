@@ -53,8 +53,11 @@ def server_env(data_dir: Path, username: str, password: str, token: str, base: d
         "SENTRY_DSN": "",
         "FRONTEND_SENTRY_DSN": "",
         "PYTHONUNBUFFERED": "1",
-        # The ML backend (`vipie annotate serve-model`) listens on 127.0.0.1, which Label Studio refuses by default.
+        # The ML backend (`vipie annotate serve-model`) listens on 127.0.0.1, which Label Studio refuses by default,
+        # both for the backend and for the webhook it makes for it. The server itself listens on 127.0.0.1 only,
+        # for annotators on this machine: no outside user can make it fetch a local address.
         "ML_BLOCK_LOCAL_IP": "false",
+        "SSRF_PROTECTION_ENABLED": "false",
     })
     return env
 

@@ -7,7 +7,8 @@ linked by a `province` / `year` relation when it stands near the figure (its
 sentence or paragraph). A province or year that no entity region fixes (document
 metadata, "cả nước", the publication year) or that the title or a far mention
 decided is written as the per-region field instead. Each task carries the
-model's `uncertainty` about the document, so annotators can take the least sure first. The schema is `config.py`'s; `gold.py` reads it back.
+model's `uncertainty` about the document, so annotators can take the least sure first.
+The schema is `config.py`'s; `gold.py` reads it back.
 """
 
 import json
