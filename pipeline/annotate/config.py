@@ -5,9 +5,9 @@ One `Labels` control over the article text (the eight entity types, with their
 colours and descriptions), a second one for INDICATOR spans (guidelines v2),
 relations `province`, `year` and `indicator` from a METRIC to the span that fixes
 its province or year or says what it measures, and per-region fields on a METRIC
-for the fact attributes that are not spans (`value` required: the editor refuses to submit
-without it). The names defined here (controls, fields,
-relations) are the schema that `tasks.py` writes and `gold.py` reads.
+for the fact attributes that are not spans (`value` required: the editor refuses to
+submit without it). The names defined here (controls, fields, relations) are the
+schema that `tasks.py` writes and `gold.py` reads.
 """
 
 import unicodedata
