@@ -1,6 +1,13 @@
-"""Hand-built Label Studio exports for the `vipie annotate` tests: a short Vietnamese text, one annotation."""
+"""Hand-built Label Studio exports for the `vipie annotate` tests (a short Vietnamese text, one annotation), and
+where Label Studio's executables are."""
 
 import copy
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
 
 # Diacritics, a "\r\n" line break (two characters) and a national figure.
 TEXT = "Năm 2020, UBND tỉnh Lào Cai có trên 888.000 văn bản điện tử.\r\nCả nước có 70,6% hồ sơ trực tuyến."
@@ -84,3 +91,14 @@ def task(annotations: list[dict] | None = None, task_id: int = TASK_ID, text: st
     """One exported task as Label Studio's synchronous JSON export writes it."""
     return {"id": task_id, "data": {"doc_id": doc_id, "text": text, "meta": {"province": "Lào Cai"}},
             "annotations": [annotation()] if annotations is None else annotations, "predictions": [3]}
+
+
+def label_studio_executable(name: str = "label-studio") -> Path:
+    """`name` in Label Studio's venv; a skip when it is not installed, a failure under `make test`."""
+    configured = os.environ.get("VIPIE_LABEL_STUDIO")
+    label_studio = Path(configured).resolve() if configured else REPO / ".venv-ls" / "bin" / "label-studio"
+    if not label_studio.is_file():
+        if configured:
+            pytest.fail(f"VIPIE_LABEL_STUDIO={configured}: no such executable; run `make label-studio`")
+        pytest.skip("Label Studio is not installed in .venv-ls; run `make label-studio` (make test does)")
+    return label_studio.parent / name

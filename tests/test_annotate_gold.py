@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.annotate.gold import gold_from_export, read_export
+from pipeline.annotate.gold import gold_from_export, import_export, read_export
 from pipeline.errors import AnnotationError, InputError
 from pipeline.provinces import default_resolver
 from tests.annotate_helpers import (
+    DOC_ID,
     GOLD,
     RESULT,
     TASK_ID,
@@ -196,15 +197,37 @@ def test_cli_import_writes_gold(tmp_path):
     assert "wrote 1 gold documents, 4 entities, 2 facts" in result.stderr
 
 
-def test_cli_import_prints_one_line_per_problem_and_writes_nothing(tmp_path):
+def test_cli_import_prints_one_line_per_problem_and_writes_nothing_when_no_task_is_good(tmp_path):
     bad = with_result(lambda r: (r.append(labels("l1", "tỉnh Lào Cai", "LOCATION")),
                                  item(r, "d1")["value"].update(labels=["YEAR"])))
     result, out = run_import(tmp_path, [bad, task([annotation(cancelled=True)], task_id=8, doc_id="b")])
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 3 and all(line.startswith("vipie: error: ") for line in lines), result.stderr
+    assert len(lines) == 4 and all(line.startswith("vipie: error: ") for line in lines), result.stderr
     assert "Traceback" not in result.stderr and not out.exists()
-    assert f"task {TASK_ID}" in lines[0] and "task 8" in lines[2]
+    assert f"task {TASK_ID}" in lines[0] and "task 8" in lines[2] and "no task could be imported" in lines[3]
+
+
+def test_cli_import_keeps_the_good_tasks_and_lists_the_rest(tmp_path):
+    bad = with_result(lambda r: item(r, "a1")["value"].update(labels=["X"]))
+    bad["id"], bad["data"]["doc_id"] = 9, "other"
+    twice = task(task_id=8)  # the same document imported twice into Label Studio, annotated twice
+    result, out = run_import(tmp_path, [task(), bad, twice])
+    assert result.returncode == 1, result.stderr
+    assert [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()] == [GOLD]
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == "vipie: imported lao-cai-2020: 4 entities, 2 facts"
+    assert "task 9 (doc other)" in lines[1] and "unknown label 'X'" in lines[1]
+    assert "task 8 (doc lao-cai-2020): the document is also task 7" in lines[2]
+    assert lines[-1].startswith("vipie: left out 2 of 3 tasks: task 9 (doc other), task 8 (doc lao-cai-2020)")
+
+
+def test_import_export_reports_task_by_task():
+    bad = task([], task_id=9, doc_id="other")
+    report = import_export([bad, task()], default_resolver(), "export.json")
+    assert [d["id"] for d in report.documents] == [DOC_ID]
+    [(task_id, doc_id, problems)] = report.rejected
+    assert (task_id, doc_id) == (9, "other") and len(problems) == 1 and "no annotation" in problems[0]
 
 
 def indicator_region(rid: str, fragment: str) -> dict:

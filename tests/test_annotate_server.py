@@ -1,15 +1,15 @@
 """The annotators' loop against a real Label Studio server (label-studio==1.23.2 in .venv-ls).
 
-The server is started on 127.0.0.1 on a free port with its sqlite store in a
-temporary folder, driven over REST like the web editor does, and stopped at the
-end. `make test` installs it (`make label-studio`) and sets VIPIE_LABEL_STUDIO,
-so that there a missing server fails instead of skipping.
+The server (the session's `label_studio` fixture, tests/conftest.py) is started on
+127.0.0.1 on a free port with its sqlite store in a temporary folder, driven over
+REST like the web editor does, and stopped at the end. `make test` installs it
+(`make label-studio`) and sets VIPIE_LABEL_STUDIO, so that there a missing server
+fails instead of skipping.
 """
 
 import copy
 import json
-import os
-import secrets
+import importlib.util
 import subprocess
 import sys
 import time
@@ -19,9 +19,10 @@ import pytest
 
 from pipeline.annotate.config import labeling_config
 from pipeline.annotate.gold import GOLD_FACT_KEYS
-from pipeline.annotate.server import create_project, export_project, import_tasks, start_label_studio
+from pipeline.annotate.server import create_project, export_project, import_tasks
 from pipeline.document import iter_documents
 from pipeline.provinces import default_resolver
+from tests.annotate_helpers import label_studio_executable
 from tests.conftest import REPO, SEEDS
 
 VIPIE = str(Path(sys.executable).parent / "vipie")
@@ -31,32 +32,10 @@ CRLF_DOC = {"id": "crlf-ca-mau", "meta": {"province": "Cà Mau", "published": "2
                     "kết nối.\r\nSở Thông tin và Truyền thông tỉnh Cà Mau cho biết."}
 
 
-def executable(name: str) -> Path:
-    """`name` in Label Studio's venv; a skip when it is not installed, a failure under `make test`."""
-    configured = os.environ.get("VIPIE_LABEL_STUDIO")
-    label_studio = Path(configured).resolve() if configured else REPO / ".venv-ls" / "bin" / "label-studio"
-    if not label_studio.is_file():
-        if configured:
-            pytest.fail(f"VIPIE_LABEL_STUDIO={configured}: no such executable; run `make label-studio`")
-        pytest.skip("Label Studio is not installed in .venv-ls; run `make label-studio` (make test does)")
-    return label_studio.parent / name
-
-
 def vipie(*args) -> subprocess.CompletedProcess:
     result = subprocess.run([VIPIE, *map(str, args)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     return result
-
-
-@pytest.fixture(scope="module")
-def label_studio(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("label-studio")
-    server = start_label_studio(executable("label-studio"), data_dir, username="annotator@vipie.local",
-                                password=secrets.token_urlsafe(16), token=secrets.token_hex(20))
-    print(f"\nLabel Studio ready on {server.url} in {server.started_in:.1f} s (fresh sqlite store, migrations)")
-    yield server
-    server.stop()
-    assert server.process.poll() is not None, "the Label Studio server is still running"
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +54,7 @@ def exported(tmp_path_factory) -> Path:
 
 def test_predictions_fit_the_labeling_config_by_label_studio_own_validator(tmp_path):
     """Label Studio's SDK (LabelInterface) accepts every prediction of every seed under our config."""
-    python = executable("python")
+    python = label_studio_executable("python")
     vipie("annotate", "export", SEEDS, "--out", tmp_path / "tasks.json")
     vipie("annotate", "config", "--out", tmp_path / "config.xml")
     check = ("import json, sys\n"
@@ -139,7 +118,7 @@ def test_label_studio_round_trip(label_studio, exported, tmp_path):
     config = vipie("annotate", "config").stdout
     assert config == labeling_config(default_resolver().canonical_names)
     project = create_project(label_studio, "vipie round trip", config)
-    assert import_tasks(label_studio, project, tasks) == 2
+    assert import_tasks(label_studio, project, tasks) == (2, 0)
 
     changes = {}
     server_tasks = label_studio.api("GET", f"/api/tasks?project={project}&page_size=100")["tasks"]
@@ -174,3 +153,28 @@ def test_label_studio_round_trip(label_studio, exported, tmp_path):
     [fact] = [f for f in gold[SEED.stem]["facts"] if (f["metric"]["start"], f["metric"]["end"]) == (metric_start, metric_end)]
     assert fact["indicator_span"] == span and " " not in fact["indicator"]
     print(f"round trip (project, import, annotate, export, vipie import) in {time.perf_counter() - started:.1f} s")
+
+
+def label_studio_script():
+    spec = importlib.util.spec_from_file_location("label_studio_script", REPO / "scripts" / "label_studio.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_starting_the_annotation_server_twice_leaves_the_task_count_unchanged(label_studio, exported, capsys):
+    """What scripts/label_studio.py does at each start, twice with the same tasks, then with one more document."""
+    script = label_studio_script()
+    tasks_file = exported / "tasks.json"
+    project = script.set_up(label_studio, "vipie twice", [tasks_file], None)
+    assert script.set_up(label_studio, "vipie twice", [tasks_file], None) == project
+    server_tasks = label_studio.api("GET", f"/api/tasks?project={project}&page_size=100")["tasks"]
+    assert sorted(t["data"]["doc_id"] for t in server_tasks) == sorted([SEED.stem, CRLF_DOC["id"]])
+    out = capsys.readouterr().out.splitlines()
+    assert out == [f"{tasks_file}: 2 tasks imported, 0 already in the project",
+                   f"{tasks_file}: 0 tasks imported, 2 already in the project"]
+    tasks = json.loads(tasks_file.read_text(encoding="utf-8"))
+    another = copy.deepcopy(tasks[1])
+    another["data"]["doc_id"] = "another"
+    assert import_tasks(label_studio, project, [*tasks, another]) == (1, 2)  # `vipie annotate` adds tasks later
+    assert len(label_studio.api("GET", f"/api/tasks?project={project}&page_size=100")["tasks"]) == 3

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.annotate.gold import GOLD_FACT_KEYS, gold_from_export
-from pipeline.annotate.tasks import model_version, task_from_record, write_tasks
+from pipeline.annotate.tasks import model_version, ranked, read_tasks, task_from_record, uncertainty, write_tasks
 from pipeline.document import read_txt
-from pipeline.errors import AnnotationError, OutputError
+from pipeline.errors import AnnotationError, InputError, OutputError
 from pipeline.extract import process_document
 from pipeline.provinces import default_resolver
 from tests.annotate_helpers import TEXT, at
@@ -62,9 +62,10 @@ def by_region(result: list[dict]) -> dict:
 
 def test_task_keeps_document_id_text_and_given_meta():
     task = task_from_record(RECORD, {"province": "Lào Cai"}, "vipie-test")
-    assert task["data"] == {"doc_id": "lao-cai-2020", "text": TEXT, "meta": {"province": "Lào Cai"}}
+    assert task["data"] == {"doc_id": "lao-cai-2020", "text": TEXT, "meta": {"province": "Lào Cai"},
+                            "uncertainty": 0.5}  # two facts at p = 0.5; rule entities carry priors, not p
     prediction = task["predictions"][0]
-    assert prediction["model_version"] == "vipie-test" and prediction["score"] == 0.9
+    assert prediction["model_version"] == "vipie-test" and prediction["score"] == 0.5
 
 
 def test_task_entities_are_regions_with_offsets_text_and_score():
@@ -160,3 +161,47 @@ def test_indicator_span_becomes_a_region_with_a_relation_and_reads_back():
     gold = gold_from_export(export, default_resolver())[0]
     assert gold["facts"][0]["indicator_span"] == span("văn bản điện tử")
     assert gold["facts"][0]["indicator"] == "văn bản điện tử"
+
+
+@pytest.mark.parametrize("far", ["title", "document"])
+def test_task_province_and_year_decided_far_away_are_fields_not_relations(far):
+    record = copy.deepcopy(RECORD)
+    record["facts"][0]["evidence"] = {"province": far, "year": "sentence"}
+    result = task_from_record(record, {}, "v")["predictions"][0]["result"]
+    regions = by_region(result)
+    ids = {regions[rid]["label"]["value"]["text"]: rid for rid in regions}
+    relations = [(r["from_id"], r["to_id"], r["labels"]) for r in result if r["type"] == "relation"]
+    assert relations == [(ids["trên 888.000"], ids["Năm 2020"], ["year"])]
+    assert regions[ids["trên 888.000"]]["province"]["value"]["choices"] == ["Lào Cai"]
+    export = [{"id": 1, "data": {"doc_id": record["id"], "text": TEXT, "meta": {}},
+               "annotations": [{"id": 1, "completed_by": 1, "was_cancelled": False, "result": result}]}]
+    assert gold_from_export(export, default_resolver())[0]["facts"][0]["province"] == "Lào Cai"
+
+
+def test_uncertainty_counts_model_probabilities_only():
+    record = copy.deepcopy(RECORD)
+    assert uncertainty(record) == 0.5
+    record["entities"][0].update(source="crf", score=0.8)
+    record["facts"][0]["score"] = 0.9
+    assert uncertainty(record) == round((0.2 + 0.1 + 0.5) / 3, 4)
+    assert uncertainty({**record, "entities": [], "facts": []}) == 0.0
+
+
+def test_annotate_next_ranks_the_least_sure_document_first(tmp_path):
+    sure, unsure, unsure_too = (copy.deepcopy(RECORD) for _ in range(3))
+    for record, doc_id, p in ((sure, "sure", 0.95), (unsure, "unsure", 0.3), (unsure_too, "also-unsure", 0.3)):
+        record["id"] = doc_id
+        for f in record["facts"]:
+            f["score"] = p
+    tasks = [task_from_record(r, {}, "v") for r in (sure, unsure, unsure_too)]
+    assert [t["data"]["doc_id"] for t in ranked(tasks)] == ["also-unsure", "unsure", "sure"]
+    path = tmp_path / "tasks.json"
+    write_tasks(tasks, path)
+    assert read_tasks(path) == tasks
+    result = subprocess.run([VIPIE, "annotate", "next", str(path), "--top", "2"], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["0.7000\talso-unsure", "0.7000\tunsure"]
+    (tmp_path / "bad.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(InputError, match="not tasks of `vipie annotate export`"):
+        read_tasks(tmp_path / "bad.json")

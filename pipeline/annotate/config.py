@@ -1,11 +1,13 @@
 """The Label Studio labeling config, generated from the one label list of `pipeline.labels`.
 
+Two columns: the article on the left, the selected METRIC's fact form on the right.
 One `Labels` control over the article text (the eight entity types, with their
 colours and descriptions), a second one for INDICATOR spans (guidelines v2),
 relations `province`, `year` and `indicator` from a METRIC to the span that fixes
 its province or year or says what it measures, and per-region fields on a METRIC
-for the fact attributes that are not spans. The names defined here (controls, fields,
-relations) are the schema that `tasks.py` writes and `gold.py` reads.
+for the fact attributes that are not spans (`value` required: the editor refuses to
+submit without it). The names defined here (controls, fields, relations) are the
+schema that `tasks.py` writes and `gold.py` reads.
 """
 
 import unicodedata
@@ -50,23 +52,29 @@ class FactField:
 
 
 FACT_FIELDS: tuple[FactField, ...] = (
-    FactField("value", "Number", "value: the number as a float (888.000 → 888000, 70,6% → 70.6, 5/6 → 0.8333)"),
-    FactField("value_max", "Number", "value_max: the upper end of a range (35%-40% → 40), else empty"),
-    FactField("unit", "TextArea", "unit: %, tỷ đồng, km, bậc, điểm, rank (thứ N) ...; empty when none is written"),
-    FactField("qualifier", "Choices", "qualifier: gt (trên, hơn), gte (ít nhất, trở lên), approx (gần, khoảng), "
-                                      "lt (dưới), lte (tối đa); none when unqualified"),
-    FactField("indicator", "TextArea", "indicator: only when it is no span of the sentence (an `indicator` relation "
-                                       "to an INDICATOR span says it); empty when the sentence does not say it"),
-    FactField("province", "Choices", "province: only when no span fixes it (a `province` relation does): "
-                                     "the document's metadata, or Việt Nam for a national figure"),
-    FactField("year", "Number", "year: only when no DATE span fixes it (a `year` relation does), "
-                                "e.g. the publication year for 'đến nay'"),
+    FactField("value", "Number", "value (required): the number as a float: 888.000 → 888000, 70,6% → 70.6"),
+    FactField("value_max", "Number", "value_max: upper end of a range (35%-40% → 40)"),
+    FactField("unit", "TextArea", "unit: %, tỷ đồng, km, rank (thứ N) ...; empty when none is written"),
+    FactField("qualifier", "Choices", "qualifier: gt trên/hơn, gte ít nhất, approx khoảng, lt dưới, lte tối đa"),
+    FactField("indicator", "TextArea", "indicator: only when no INDICATOR span of the sentence says it"),
+    FactField("province", "Choices",
+              "province: only when no span near the figure fixes it (title, metadata, national)"),
+    FactField("year", "Number", "year: only when no DATE near the figure fixes it (title, 'đến nay')"),
     FactField("status", "Choices", "status: achieved or target; none when unclear"),
 )
 FIELDS_BY_NAME: dict[str, FactField] = {f.name: f for f in FACT_FIELDS}
 # A METRIC without these is unfinished: every figure has a number (its indicator may be null, guidelines v2).
 REQUIRED_FIELDS: tuple[str, ...] = ("value",)
 YEAR_RANGE = (1900, 2100)
+# Two columns: the article on the left, the selected METRIC's form on the right, kept in view while the article
+# scrolls, so that the annotator edits a figure's fields beside it, not 14,000 characters below it.
+WORKSPACE_STYLE = "display: flex; align-items: flex-start; gap: 1em"
+ARTICLE_STYLE = "flex: 3; min-width: 0"
+FORM_STYLE = "flex: 2; min-width: 18em; position: sticky; top: 0; max-height: 100vh; overflow-y: auto"
+FORM_CLASS = "vipie-fact-form"
+# Label Studio draws every Header as a large title; field names in the form are small labels instead.
+FORM_CSS = (f".{FORM_CLASS} h4 {{ font-size: 13px !important; line-height: 1.3 !important; "
+            f"margin: 8px 0 2px !important; }}")
 
 
 def province_choices(canonical_names: Sequence[str]) -> list[str]:
@@ -93,25 +101,32 @@ def labeling_config(
     Returns:
         The XML as a string, ready for a Label Studio project's `label_config`.
     """
-    view = ET.Element("View")
-    ET.SubElement(view, "Header", value=f"${DOC_ID}", size="5")
-    span_labels = ET.SubElement(view, "Labels", name=LABELS_CONTROL, toName=TEXT, showInline="true")
+    view = ET.Element("View", style=WORKSPACE_STYLE)
+    article = ET.SubElement(view, "View", style=ARTICLE_STYLE)
+    ET.SubElement(article, "Header", value=f"${DOC_ID}", size="5")
+    span_labels = ET.SubElement(article, "Labels", name=LABELS_CONTROL, toName=TEXT, showInline="true")
     for label in labels:
         ET.SubElement(span_labels, "Label", value=label.name, background=label.colour, hint=label.description)
-    indicator = ET.SubElement(view, "Labels", name=INDICATOR_CONTROL, toName=TEXT, showInline="true")
+    indicator = ET.SubElement(article, "Labels", name=INDICATOR_CONTROL, toName=TEXT, showInline="true")
     ET.SubElement(indicator, "Label", value=INDICATOR_LABEL, background=INDICATOR_COLOUR,
                   hint="what a figure counts or measures: select it in the figure's sentence, then relate the METRIC to it")
-    relations = ET.SubElement(view, "Relations")
+    relations = ET.SubElement(article, "Relations")
     for relation in RELATIONS:
         ET.SubElement(relations, "Relation", value=relation)
-    ET.SubElement(view, "Text", name=TEXT, value=f"${TEXT}")
-    fact_view = ET.SubElement(view, "View", visibleWhen="region-selected", whenTagName=LABELS_CONTROL,
+    ET.SubElement(article, "Text", name=TEXT, value=f"${TEXT}")
+    ET.SubElement(view, "Style").text = FORM_CSS
+    form = ET.SubElement(view, "View", style=FORM_STYLE, className=FORM_CLASS)
+    fact_view = ET.SubElement(form, "View", visibleWhen="region-selected", whenTagName=LABELS_CONTROL,
                               whenLabelValue="METRIC")
     ET.SubElement(fact_view, "Header", value="Fact of the selected METRIC", size="5")
     options = {"qualifier": qualifiers, "status": statuses, "province": province_choices(province_names)}
     for field in FACT_FIELDS:
         ET.SubElement(fact_view, "Header", value=field.hint, size="6")
         attrs = {"name": field.name, "toName": TEXT, "perRegion": "true"}
+        if field.name in REQUIRED_FIELDS:
+            # Label Studio refuses to submit while a METRIC region lacks it (and selects that region).
+            attrs.update(required="true", whenLabelValue="METRIC",
+                         requiredMessage=f"Every METRIC needs its {field.name}: select the METRIC and enter it.")
         if field.tag == "Number":
             attrs.update(step="1" if field.name == "year" else "any")
             if field.name == "year":

@@ -10,8 +10,10 @@ collapsed by the editor, so only its non-whitespace characters must agree.
 Every problem (an offset that does not match the text, overlapping spans, an
 unknown label, a relation with a missing end, a METRIC without its value or
 indicator, a cancelled or empty annotation, several annotations on one task, ...)
-is one line naming the export, the task, the document and the span; any problem
-means no gold at all (`AnnotationError` lists them all).
+is one line naming the export, the task, the document and the span. `import_export`
+keeps the good tasks and lists the others with their problems (what `vipie annotate
+import` writes); `gold_from_export` is strict: any problem means no gold at all
+(`AnnotationError` lists them all), for the committed gold and for agreement.
 """
 
 import json
@@ -438,6 +440,38 @@ def gold_document(task: dict, source: str, resolver: ProvinceResolver, problems:
     }
 
 
+@dataclass
+class ImportReport:
+    """What an export gives task by task: the gold of the good tasks, and the problems of the rest."""
+
+    documents: list[dict]
+    rejected: list[tuple[object, str | None, list[str]]]  # (task id, document id, its problems), export order
+
+
+def import_export(tasks: list[dict], resolver: ProvinceResolver, source: str = "export",
+                  annotator: str | None = None, labels: Sequence[str] = LABEL_NAMES) -> ImportReport:
+    """Read every task of a Label Studio JSON export on its own: a task with a problem is left out and listed.
+
+    A document exported twice (a task imported twice) keeps its first good task; the later ones are listed.
+    Arguments as for `gold_from_export`.
+    """
+    documents, rejected = [], []
+    seen: dict[str, object] = {}
+    for task in tasks:
+        problems: list[str] = []
+        document = gold_document(task, source, resolver, problems, annotator, labels)
+        if document is not None and document["id"] in seen:
+            problems.append(f"{source}: task {task.get('id')} (doc {document['id']}): the document is also task "
+                            f"{seen[document['id']]}; import each document once")
+        if problems:
+            data = task.get("data") if isinstance(task.get("data"), dict) else {}
+            rejected.append((task.get("id"), data.get(DOC_ID), problems))
+            continue
+        seen[document["id"]] = task.get("id")
+        documents.append(document)
+    return ImportReport(documents, rejected)
+
+
 def gold_from_export(tasks: list[dict], resolver: ProvinceResolver, source: str = "export",
                      annotator: str | None = None, labels: Sequence[str] = LABEL_NAMES) -> list[dict]:
     """Gold documents (CONTRACT.md) of every task of a Label Studio JSON export, in export order.
@@ -450,26 +484,15 @@ def gold_from_export(tasks: list[dict], resolver: ProvinceResolver, source: str 
         labels: the entity labels allowed (the package's `LABEL_NAMES`).
 
     Raises:
-        AnnotationError: anything wrong, one line per problem; then no document is returned.
+        AnnotationError: anything wrong in any task, one line per problem; then no document is returned.
     """
-    problems: list[str] = []
-    documents = []
-    seen: dict[str, object] = {}
-    for task in tasks:
-        document = gold_document(task, source, resolver, problems, annotator, labels)
-        if document is None:
-            continue
-        if document["id"] in seen:
-            problems.append(f"{source}: task {task.get('id')} (doc {document['id']}): the document is also task "
-                            f"{seen[document['id']]}; import each document once")
-            continue
-        seen[document["id"]] = task.get("id")
-        documents.append(document)
+    report = import_export(tasks, resolver, source, annotator, labels)
+    problems = [problem for _, _, task_problems in report.rejected for problem in task_problems]
     if not tasks:
         problems.append(f"{source}: the export holds no task; export a project with annotated tasks")
     if problems:
         raise AnnotationError(problems)
-    return documents
+    return report.documents
 
 
 def read_gold(path: Path) -> list[dict]:

@@ -8,12 +8,15 @@ ever contacted; proxies from the environment are ignored, and Label Studio's own
 calls home (version check, analytics, Sentry) are switched off.
 """
 
+import http.cookiejar
 import json
 import os
+import secrets
 import socket
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +53,11 @@ def server_env(data_dir: Path, username: str, password: str, token: str, base: d
         "SENTRY_DSN": "",
         "FRONTEND_SENTRY_DSN": "",
         "PYTHONUNBUFFERED": "1",
+        # The ML backend (`vipie annotate serve-model`) listens on 127.0.0.1, which Label Studio refuses by default,
+        # both for the backend and for the webhook it makes for it. The server itself listens on 127.0.0.1 only,
+        # for annotators on this machine: no outside user can make it fetch a local address.
+        "ML_BLOCK_LOCAL_IP": "false",
+        "SSRF_PROTECTION_ENABLED": "false",
     })
     return env
 
@@ -108,6 +116,34 @@ class LabelStudio:
         if not self.log or not self.log.exists():
             return ""
         return "\n".join(self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+
+
+LOGIN_FILE = "vipie-login.json"
+
+
+def ensure_login(data_dir: Path, username: str = "annotator@vipie.local") -> dict:
+    """The admin login of the server in `data_dir`: read, or made once (Label Studio sets a token only then)."""
+    path = data_dir / LOGIN_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"username": username, "password": secrets.token_urlsafe(12),
+                                    "token": secrets.token_hex(20)}), encoding="utf-8")
+        path.chmod(0o600)
+    return read_login(data_dir)
+
+
+def read_login(data_dir: Path) -> dict:
+    """The admin login `ensure_login` made for the server in `data_dir`.
+
+    Raises:
+        LabelStudioError: there is none (the server was never started with this --data-dir).
+    """
+    path = data_dir / LOGIN_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise LabelStudioError(f"{path}: no Label Studio login ({exc}); start the server with "
+                               f"scripts/label_studio.py --data-dir {data_dir} first") from None
 
 
 def start_label_studio(executable: Path, data_dir: Path, username: str, password: str, token: str,
@@ -183,14 +219,94 @@ def port_in_use(port: int) -> bool:
         return sock.connect_ex((HOST, port)) == 0
 
 
-def import_tasks(server: LabelStudio, project: int, tasks: list[dict]) -> int:
-    """Import `tasks` (with their predictions) into `project`; returns how many tasks were created.
+def project_doc_ids(server: LabelStudio, project: int) -> set[str]:
+    """The document ids (task data `doc_id`) of every task in `project`."""
+    ids, page = set(), 1
+    while True:
+        answer = server.api("GET", f"/api/tasks?project={project}&page_size=500&page={page}&fields=all")
+        tasks = answer.get("tasks", []) if isinstance(answer, dict) else answer
+        ids.update(str(t["data"].get("doc_id")) for t in tasks)
+        if len(tasks) < 500:
+            return ids
+        page += 1
 
-    Label Studio validates predictions against the project's config and refuses the import if
-    one does not fit it.
+
+def new_tasks(tasks: list[dict], known: set[str]) -> list[dict]:
+    """The tasks whose document is not in `known` (nor earlier in `tasks`): tasks are keyed by document id."""
+    seen = set(known)
+    fresh = []
+    for task in tasks:
+        doc_id = str(task["data"].get("doc_id"))
+        if doc_id not in seen:
+            seen.add(doc_id)
+            fresh.append(task)
+    return fresh
+
+
+def import_tasks(server: LabelStudio, project: int, tasks: list[dict]) -> tuple[int, int]:
+    """Import the `tasks` (with their predictions) whose document `project` does not hold yet.
+
+    Running it again with the same tasks (a restart of `scripts/label_studio.py`) adds nothing; tasks are
+    keyed by their document id. Label Studio validates predictions against the project's config and refuses
+    the import if one does not fit it.
+
+    Returns:
+        (tasks created, tasks skipped because their document is already in the project)
     """
-    answer = server.api("POST", f"/api/projects/{project}/import", tasks, timeout=600)
-    return int(answer.get("task_count", 0))
+    fresh = new_tasks(tasks, project_doc_ids(server, project))
+    if not fresh:
+        return 0, len(tasks)
+    answer = server.api("POST", f"/api/projects/{project}/import", fresh, timeout=600)
+    return int(answer.get("task_count", 0)), len(tasks) - len(fresh)
+
+
+def add_annotator(server: LabelStudio, email: str, password: str) -> None:
+    """Create an annotator account in the server's organization, as the invite link would.
+
+    Label Studio's API cannot set a password, so this signs up through the invite link's form (sign-up is
+    closed to anyone without the organization's token).
+
+    Raises:
+        LabelStudioError: the server refuses (the email is taken or invalid, the password too short).
+    """
+    token = server.api("GET", "/api/invite")["token"]
+    jar = http.cookiejar.CookieJar()
+    browser = urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPCookieProcessor(jar))
+    signup = f"{server.url}/user/signup/?token={urllib.parse.quote(token)}"
+    browser.open(signup, timeout=60).read()
+    csrf = next((c.value for c in jar if c.name == "csrftoken"), "")
+    form = urllib.parse.urlencode({"csrfmiddlewaretoken": csrf, "email": email, "password": password}).encode()
+    request = urllib.request.Request(signup, data=form, method="POST", headers={"Referer": signup})
+    try:
+        with browser.open(request, timeout=60) as response:
+            page = response.read().decode("utf-8", "replace")
+            landed = response.geturl()
+    except urllib.error.HTTPError as exc:
+        raise LabelStudioError(f"{server.url}: sign-up of {email} refused (HTTP {exc.code})") from exc
+    users = server.api("GET", "/api/users?page_size=1000")
+    users = users.get("results", users) if isinstance(users, dict) else users
+    if not any(u.get("email") == email for u in users):
+        reason = "the email is taken or invalid, or the password too short" if "signup" in landed else page[:200]
+        raise LabelStudioError(f"{server.url}: no account made for {email} ({reason}); choose another email or a "
+                               f"longer password")
+
+
+def connect_ml_backend(server: LabelStudio, project: int, url: str, title: str = "vipie") -> dict:
+    """Connect the ML backend at `url` to `project` (Label Studio checks its /health and /setup first).
+
+    A backend already connected at `url` is kept; new tasks then get their predictions from it.
+    """
+    backends = server.api("GET", f"/api/ml?project={project}")
+    known = next((b for b in backends if b.get("url") == url), None)
+    if known is not None:
+        return known
+    return server.api("POST", "/api/ml", {"project": project, "url": url, "title": title, "is_interactive": True})
+
+
+def retrieve_predictions(server: LabelStudio, project: int) -> dict:
+    """Ask the project's ML backend for predictions of every task that has none from its current model version."""
+    return server.api("POST", f"/api/dm/actions?id=retrieve_tasks_predictions&project={project}",
+                      {"project": project, "selectedItems": {"all": True, "excluded": []}}, timeout=600)
 
 
 def export_project(server: LabelStudio, project: int, all_tasks: bool = False) -> list[dict]:

@@ -3,9 +3,12 @@
 Annotators correct the pipeline instead of starting from nothing: every entity
 is a labelled region (with its score), every fact's attributes are per-region
 fields on its METRIC, and the span that fixed a fact's province or year is
-linked by a `province` / `year` relation. A province or year that no entity
-region fixes (document metadata, "cả nước", the publication year) is written as
-the per-region field instead. The schema is `config.py`'s; `gold.py` reads it back.
+linked by a `province` / `year` relation when it stands near the figure (its
+sentence or paragraph). A province or year that no entity region fixes (document
+metadata, "cả nước", the publication year) or that the title or a far mention
+decided is written as the per-region field instead. Each task carries the
+model's `uncertainty` about the document, so annotators can take the least sure first.
+The schema is `config.py`'s; `gold.py` reads it back.
 """
 
 import json
@@ -24,8 +27,15 @@ from pipeline.annotate.config import (
     TEXT,
     YEAR_RELATION,
 )
-from pipeline.errors import AnnotationError, OutputError
+from pipeline.errors import AnnotationError, InputError, OutputError
 from pipeline.labels import NATIONAL
+
+# Evidence that lies far from the figure: a relation to it would cross the article (in a long article nearly
+# every figure takes its province from the title), so the province or year goes into the field instead.
+FAR_EVIDENCE = frozenset({"title", "document", "meta", "published"})
+# Sources whose entity scores are the model's probabilities (CRF marginals), not a rule's fixed prior.
+MODEL_SOURCES = frozenset({"crf", "transformer"})
+UNCERTAINTY = "uncertainty"  # task data key: how unsure the model is about the document ("annotate next" order)
 
 
 def model_version(nlp) -> str:
@@ -101,6 +111,8 @@ def prediction_result(record: dict) -> list[dict]:
         for relation, key in ((PROVINCE_RELATION, "province_span"), (YEAR_RELATION, "year_span")):
             # A national figure's span is the national body that says so; the province field carries "Việt Nam".
             span = fact.get(key) if not (relation == PROVINCE_RELATION and fact.get("province") == NATIONAL) else None
+            if (fact.get("evidence") or {}).get(relation) in FAR_EVIDENCE:
+                span = None
             target = ids.get((span["start"], span["end"])) if span else None
             if target is not None:
                 relations.append(relation_item(rid, target, relation))
@@ -113,20 +125,40 @@ def prediction_result(record: dict) -> list[dict]:
     return result + relations
 
 
+def uncertainty(record: dict) -> float:
+    """How unsure the model is about a record: the mean of 1 - p over its probabilities.
+
+    The probabilities are the CRF's (or transformer's) marginals of the entities it found and the learned
+    linker's probability of each fact's chosen candidates (`score`); rule entities carry fixed priors and do
+    not count. A record without any probability scores 0.0 (nothing the model was unsure of).
+    """
+    probabilities = [e["score"] for e in record["entities"]
+                     if e.get("score") is not None and e.get("source") in MODEL_SOURCES]
+    probabilities += [f["score"] for f in record["facts"] if f.get("score") is not None]
+    if not probabilities:
+        return 0.0
+    return round(sum(1 - p for p in probabilities) / len(probabilities), 4)
+
+
+def ranked(tasks: Iterable[dict]) -> list[dict]:
+    """Tasks in "annotate next" order: the model's least sure document first, ties by document id."""
+    return sorted(tasks, key=lambda t: (-t["data"].get(UNCERTAINTY, 0.0), t["data"][DOC_ID]))
+
+
 def task_from_record(record: dict, meta: dict, version: str) -> dict:
-    """A Label Studio task for one output record: data (doc_id, text, meta) and one prediction.
+    """A Label Studio task for one output record: data (doc_id, text, meta, uncertainty) and one prediction.
 
     Args:
         record: the contract's output record (`pipeline.extract.process_document`).
         meta: the document's metadata as given in the input (kept in the task, and so in the gold).
         version: the prediction's `model_version` (`model_version(nlp)`).
     """
-    result = prediction_result(record)
-    scores = [e["score"] for e in record["entities"] if e.get("score") is not None]
-    prediction = {"model_version": version, "result": result}
-    if scores:
-        prediction["score"] = round(sum(scores) / len(scores), 4)
-    return {"data": {DOC_ID: record["id"], TEXT: record["text"], META: dict(meta)}, "predictions": [prediction]}
+    unsure = uncertainty(record)
+    # The prediction's score is the model's confidence, so Label Studio's "Prediction score" column, sorted
+    # ascending, gives the same order as the `uncertainty` column sorted descending.
+    prediction = {"model_version": version, "result": prediction_result(record), "score": round(1 - unsure, 4)}
+    return {"data": {DOC_ID: record["id"], TEXT: record["text"], META: dict(meta), UNCERTAINTY: unsure},
+            "predictions": [prediction]}
 
 
 def export_tasks(nlp, inputs: list[Path], max_chars: int,
@@ -170,3 +202,22 @@ def write_tasks(tasks: Iterable[dict], out: Path) -> int:
     except OSError as exc:
         raise OutputError(f"{out}: cannot write ({exc.strerror}); choose a writable --out") from exc
     return count
+
+
+def read_tasks(path: Path) -> list[dict]:
+    """Tasks written by `vipie annotate export` (a JSON array).
+
+    Raises:
+        InputError: the file is missing, not JSON, or not a list of tasks with a `doc_id`.
+    """
+    try:
+        tasks = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file; give tasks written by `vipie annotate export`") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a JSON file ({exc}); give tasks written by `vipie annotate export`") from None
+    if not isinstance(tasks, list) or not all(isinstance(t, dict) and isinstance(t.get("data"), dict)
+                                              and DOC_ID in t["data"] for t in tasks):
+        raise InputError(f"{path}: not tasks of `vipie annotate export` (a list of tasks whose data has "
+                         f"'{DOC_ID}'); export them again")
+    return tasks

@@ -1,4 +1,5 @@
-"""`vipie annotate`: the annotators' loop through Label Studio (config, export, import, agree)."""
+"""`vipie annotate`: the annotators' loop through Label Studio (config, export, import, agree, next, serve-model,
+add-annotator)."""
 
 import json
 import sys
@@ -64,21 +65,100 @@ def export(
 
 @annotate_app.command("import")
 def import_(
-    export_file: Path = typer.Argument(..., metavar="EXPORT.json", help="A Label Studio JSON export."),
+    export_file: Path = typer.Argument(..., metavar="EXPORT.json",
+                                       help="A Label Studio JSON export (the file the browser downloads, any name)."),
     out: Path = typer.Option(..., "--out", "-o", help="Gold documents, a .jsonl file."),
     annotator: str | None = typer.Option(None, "--annotator", help="Only annotations by this user (id or email)."),
 ) -> None:
-    """Turn a Label Studio JSON export into gold documents; any problem is an error and writes nothing."""
-    from pipeline.annotate.gold import gold_from_export, read_export, write_gold
+    """Turn a Label Studio JSON export into gold documents, task by task.
+
+    Every task is reported: imported, or left out with one line per problem. The good tasks are written;
+    the exit status is 0 when every task was imported, 1 when some were left out, 2 when none could be.
+    """
+    from pipeline.annotate.gold import import_export, read_export, write_gold
     from pipeline.provinces import default_resolver
 
+    tasks = read_export(export_file)
+    report = import_export(tasks, default_resolver(), str(export_file), annotator)
+    for document in report.documents:
+        print(f"vipie: imported {document['id']}: {len(document['entities'])} entities, "
+              f"{len(document['facts'])} facts", file=sys.stderr)
+    for _, _, problems in report.rejected:
+        for problem in problems:
+            print(f"vipie: error: {problem}", file=sys.stderr)
+    if not report.documents:
+        print(f"vipie: error: {export_file}: no task could be imported ({len(tasks)} in the export); "
+              f"nothing written", file=sys.stderr)
+        raise typer.Exit(2)
+    write_gold(report.documents, out)
+    print(f"vipie: wrote {len(report.documents)} gold documents, {sum(len(d['entities']) for d in report.documents)} "
+          f"entities, {sum(len(d['facts']) for d in report.documents)} facts to {out}", file=sys.stderr)
+    if report.rejected:
+        left_out = ", ".join(f"task {task_id}" + (f" (doc {doc_id})" if doc_id else "")
+                             for task_id, doc_id, _ in report.rejected)
+        print(f"vipie: left out {len(report.rejected)} of {len(tasks)} tasks: {left_out}; fix them in Label Studio "
+              f"and export again", file=sys.stderr)
+        raise typer.Exit(1)
+
+
+@annotate_app.command("next")
+def next_(
+    tasks_file: Path = typer.Argument(..., metavar="TASKS.json", help="Tasks written by `vipie annotate export`."),
+    top: int = typer.Option(0, "--top", min=0, help="Only the first N (0: all)."),
+) -> None:
+    """Print the tasks in "annotate next" order: the documents the model is least sure of first."""
+    from pipeline.annotate.config import DOC_ID
+    from pipeline.annotate.tasks import UNCERTAINTY, ranked, read_tasks
+
+    order = ranked(read_tasks(tasks_file))
+    for task in order[:top or None]:
+        print(f"{task['data'][UNCERTAINTY]:.4f}\t{task['data'][DOC_ID]}")
+
+
+@annotate_app.command("serve-model")
+def serve_model(
+    model: Path | None = typer.Option(None, "--model", "-m", help="Model folder; default: the shipped models/default."),
+    port: int = typer.Option(9090, "--port", min=0, max=65535, help="Port on 127.0.0.1 (0: any free port)."),
+) -> None:
+    """Serve the model as a Label Studio ML backend on 127.0.0.1 (health, setup, predict); Ctrl-C stops it."""
+    import pipeline
+    from pipeline.annotate.ml_backend import make_server
+    from pipeline.annotate.tasks import model_version
+    from pipeline.errors import LabelStudioError
+
+    nlp = pipeline.load(model)
+    version = model_version(nlp)
     try:
-        documents = gold_from_export(read_export(export_file), default_resolver(), str(export_file), annotator)
-    except AnnotationError as exc:
-        fail(exc)
-    write_gold(documents, out)
-    print(f"vipie: wrote {len(documents)} gold documents, {sum(len(d['entities']) for d in documents)} entities, "
-          f"{sum(len(d['facts']) for d in documents)} facts to {out}", file=sys.stderr)
+        server = make_server(nlp, version, port)
+    except OSError as exc:
+        raise LabelStudioError(f"127.0.0.1:{port}: cannot listen ({exc.strerror}); pass another --port") from exc
+    host, bound = server.server_address[:2]
+    print(f"vipie: ML backend {version} on http://{host}:{bound} (in Label Studio: project Settings → Model → "
+          f"Connect Model, or scripts/label_studio.py --ml-backend http://{host}:{bound}); Ctrl-C stops it",
+          file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+@annotate_app.command("add-annotator")
+def add_annotator(
+    email: str = typer.Argument(..., help="The new annotator's email (their login)."),
+    url: str = typer.Option("http://127.0.0.1:8080", "--url", help="The running Label Studio."),
+    data_dir: Path = typer.Option(Path(".label-studio"), "--data-dir",
+                                  help="Its data folder (holds the admin login scripts/label_studio.py made)."),
+) -> None:
+    """Create an annotator account on the running Label Studio; prints the login to hand over."""
+    import secrets
+
+    from pipeline.annotate.server import LabelStudio, add_annotator as sign_up, read_login
+
+    password = secrets.token_urlsafe(12)
+    sign_up(LabelStudio(url=url.rstrip("/"), token=read_login(data_dir)["token"]), email, password)
+    print(f"{email} / {password}  (log in at {url.rstrip('/')})")
 
 
 @annotate_app.command()
