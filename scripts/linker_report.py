@@ -7,6 +7,9 @@ Every score is oracle linking: gold entities in, so the table measures the linke
 --model` gives end-to-end figures). The learned linker is trained on the train split only; the learning
 curve trains it on the first 25/50/100% of the train documents in a fixed order (SHA-1 of the id).
 `--variants` adds the candidate settings to choose among on dev (regularisation, rule features off).
+`--by-writer` adds leave-one-writer-out cross-validation over the writers of train and dev (the writer is
+the document id without its number): each writer is scored by a linker trained on all the others, so a
+feature that only one writer's habits support shows up as a loss. test_writer and the seeds stay out of it.
 """
 
 import argparse
@@ -51,6 +54,29 @@ def train(linker, structured, c: float, drop_rule_features: bool, folder: Path) 
                          IndicatorTagger.train(sequences, folder / "indicator.crfsuite"))
 
 
+def writer_of(doc_id: str) -> str:
+    """The writer of a composed document: its id without the trailing number ("composed-c-007" → "composed-c")."""
+    return doc_id.rsplit("-", 1)[0]
+
+
+def by_writer(linker: FactLinker, structured: list, c: float, folder: Path) -> dict:
+    """Leave-one-writer-out scores of the rules and the learned linker, per held-out writer and their mean."""
+    writers = sorted({writer_of(doc["id"]) for doc, _ in structured})
+    results = {}
+    for held in writers:
+        train_on = [pair for pair in structured if writer_of(pair[0]["id"]) != held]
+        held_out = [pair for pair in structured if writer_of(pair[0]["id"]) == held]
+        fold = folder / held
+        fold.mkdir()
+        results[held] = {"rules": scores(linker, None, held_out),
+                         "learned": scores(linker, train(linker, train_on, c, False, fold), held_out)}
+    for name in ("rules", "learned"):
+        results.setdefault("mean", {})[name] = {
+            key: round(sum(results[w][name][key] for w in writers) / len(writers), 4)
+            for key in ("province", "year", "fact_f1", "indicator_token_f1", "indicator_exact")}
+    return results
+
+
 def order(doc: dict) -> str:
     return hashlib.sha1(doc["id"].encode()).hexdigest()
 
@@ -61,6 +87,7 @@ def main() -> None:
     parser.add_argument("--splits", type=Path, required=True)
     parser.add_argument("--c", type=float, default=1.0, help="the rankers' inverse regularisation (params.yaml)")
     parser.add_argument("--variants", action="store_true")
+    parser.add_argument("--by-writer", action="store_true", help="leave-one-writer-out CV over train and dev")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -83,12 +110,24 @@ def main() -> None:
                 runs[name] = train(linker, train_docs, c, drop, folder)
         results = {name: {split: scores(linker, learned, structured[split]) for split in EVALUATED if structured.get(split)}
                    for name, learned in runs.items()}
+        if args.by_writer:
+            folds = Path(tmp) / "by_writer"
+            folds.mkdir()
+            writers = by_writer(linker, structured["train"] + structured["dev"], args.c, folds)
     print("| linker | split | facts | province | year | fact F1 | indicator token F1 | indicator exact |")
     print("|---|---|---|---|---|---|---|---|")
     for name, by_split in results.items():
         for split, s in by_split.items():
             print(f"| {name} | {split} | {s['facts']} | {s['province']:.3f} | {s['year']:.3f} | {s['fact_f1']:.3f} | "
                   f"{s['indicator_token_f1']:.3f} | {s['indicator_exact']:.3f} |")
+    if args.by_writer:
+        print("\n| held-out writer | linker | province | year | fact F1 | indicator token F1 | indicator exact |")
+        print("|---|---|---|---|---|---|---|")
+        for held, by_linker in writers.items():
+            for name, s in by_linker.items():
+                print(f"| {held} | {name} | {s['province']:.3f} | {s['year']:.3f} | {s['fact_f1']:.3f} | "
+                      f"{s['indicator_token_f1']:.3f} | {s['indicator_exact']:.3f} |")
+        results["by_writer"] = writers
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -479,8 +479,8 @@ def year_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[
             features["vs_published=" + ("same" if year == doc.published else "later" if year > doc.published else "earlier")] = 1.0
         if year in doc.title_years:
             features["title_year"] = 1.0
-        if year == doc.first_body_year:
-            features["first_body_year"] = 1.0
+        # The first year of the body only admits a far candidate (may_frame); as a feature it was a writer's habit:
+        # leaving it out raised year accuracy in leave-one-writer-out CV on train+dev from 0.912 to 0.919.
         if not may_frame(features, year == doc.first_body_year):
             continue
         features[f"year_count={min(doc.year_counts.get(year, 0), 4)}"] = 1.0
