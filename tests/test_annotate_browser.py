@@ -10,9 +10,11 @@ checks that a task added without predictions gets the backend's.
 """
 
 import json
+import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -34,7 +36,9 @@ from tests.browser import browser_page  # noqa: F401
 from tests.conftest import REPO
 
 VIPIE = str(Path(sys.executable).parent / "vipie")
-DOCS = REPO / "docs"
+# The README's screenshots are refreshed only on request (VIPIE_SCREENSHOTS=1), so a test run leaves the
+# clone unchanged; otherwise they go to a temporary folder.
+DOCS = REPO / "docs" if os.environ.get("VIPIE_SCREENSHOTS") else Path(tempfile.mkdtemp(prefix="vipie-shots-"))
 DOCUMENT = {
     "id": "lao-cai-2022", "meta": {"province": "Lào Cai", "published": "2022-06-01"},
     "text": "Lào Cai đẩy mạnh chuyển đổi số\n\nNăm 2022, UBND tỉnh Lào Cai có trên 1.200 hồ sơ trực tuyến mức độ 4. "
