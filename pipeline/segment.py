@@ -154,7 +154,10 @@ def is_i32(text: str) -> bool:
 
 def starts_upper(text: str) -> bool:
     """underthesea_core's `istitle`: every space-separated part starts with a character that upper-casing keeps."""
-    return all(part[:1] == part[:1].upper() for part in text.split(" "))
+    if " " in text:
+        return all(starts_upper(part) for part in text.split(" "))
+    first = text[:1]
+    return first == first.upper()
 
 
 class WordFeaturizer:
@@ -169,7 +172,7 @@ class WordFeaturizer:
         self.templates = [parse_template(template) for template in templates]
         self.dictionary = dictionary
 
-    def __call__(self, tokens: list[str]) -> list[list[str]]:
+    def __call__(self, tokens: list[str]) -> list[tuple[str, ...]]:
         """The feature strings of each token of one sentence."""
         n = len(tokens)
         values: dict[tuple[int, str | None], list[str]] = {}
@@ -177,26 +180,32 @@ class WordFeaturizer:
         for name, first, last, function in self.templates:
             width = max(last - first, 0) + 1
             if (width, function) not in values:
-                grams = [" ".join(tokens[j : j + width]) for j in range(n - width + 1)]
-                values[width, function] = self.apply(function, grams)
+                values[width, function] = self.values(function, tokens, width)
             lo, hi = max(0, -first, -last), min(n, n - first, n - last)
             inside = values[width, function][lo + first : hi + first] if hi > lo else []
             head = range(min(lo, n))
             tail = range(max(hi, len(head)), n)
-            columns.append([f"{name}={edge(i + first, i + last, n)}" for i in head]
-                           + [f"{name}={value}" for value in inside]
-                           + [f"{name}={edge(i + first, i + last, n)}" for i in tail])
-        return [list(row) for row in zip(*columns)]
+            prefix = f"{name}="
+            columns.append([prefix + edge(i + first, i + last, n) for i in head]
+                           + list(map(prefix.__add__, inside))
+                           + [prefix + edge(i + first, i + last, n) for i in tail])
+        return list(zip(*columns))
 
-    def apply(self, function: str | None, texts: list[str]) -> list[str]:
+    def values(self, function: str | None, tokens: list[str], width: int) -> list[str]:
+        """The function's value on the text of each window of `width` tokens, in order of its first token."""
+        starts = range(len(tokens) - width + 1)
+        if function == "istitle":  # a window passes when each of its tokens does
+            upper = [starts_upper(token) for token in tokens]
+            return [str(all(upper[j : j + width])) for j in starts] if width > 1 else list(map(str, upper))
+        texts = tokens if width == 1 else [" ".join(tokens[j : j + width]) for j in starts]
         if function is None:
             return texts
         if function == "lower":
             return [text.lower() for text in texts]
         if function == "is_in_dict":
-            return [str(text.lower() in self.dictionary) for text in texts]
-        test = is_i32 if function == "isdigit" else starts_upper
-        return [str(test(text)) for text in texts]
+            dictionary = self.dictionary
+            return [str(text.lower() in dictionary) for text in texts]
+        return [str(is_i32(text)) for text in texts]
 
 
 def edge(first: int, last: int, n: int) -> str:
