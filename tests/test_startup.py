@@ -50,3 +50,30 @@ def test_extract_output_on_the_seeds_is_byte_identical_to_before_the_speed_work(
     expected = EXPECTED_SEEDS.read_bytes()
     assert written.count(b"\n") == expected.count(b"\n") == 5
     assert written == expected
+
+
+HIDE_TORCH = """import importlib.util, sys
+from pipeline import torch_hidden_from_thinc
+with torch_hidden_from_thinc(hide=True):
+    try:
+        import torch
+        print("imported")
+    except ImportError:
+        print("hidden")
+print("restored" if "torch" not in sys.modules and importlib.util.find_spec("torch") else "still hidden")
+"""
+
+
+def test_torch_is_hidden_inside_the_guard_and_importable_after():
+    result = subprocess.run([sys.executable, "-c", HIDE_TORCH], capture_output=True, text=True, cwd=REPO,
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+    assert result.stdout.split() == ["hidden", "restored"], result.stderr
+
+
+def test_config_factories_name_the_shipped_pipeline_and_no_torch_component():
+    import pipeline
+
+    factories = pipeline.config_factories((pipeline.DEFAULT_MODEL / "config.cfg").read_text(encoding="utf-8"))
+    assert factories == {"vipie_layout", "vipie_word_segmenter", "vipie_rule_recognizer", "vipie_crf_recognizer",
+                         "vipie_fact_linker"}
+    assert not factories & pipeline.TORCH_FACTORIES
