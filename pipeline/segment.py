@@ -16,8 +16,8 @@ The segmenter is underthesea's `word_tokenize`, step for step, without
 `import underthesea` (which loads torch and transformers, see
 `pipeline.underthesea_files`): its regex tokenizer; the feature templates and
 dictionary shipped beside its CRF model, featurized here as underthesea_core's
-CRFFeaturizer does (as fast, and 0.4 s less start-up: the Rust one copies the
-72,000-word dictionary when it is built); and its CRF model, tagged by
+CRFFeaturizer does (as fast on the seeds, without the Rust one's start-up
+cost of copying the 72,000-word dictionary); and its CRF model, tagged by
 underthesea_core's CRFTagger (twice as fast as python-crfsuite on it). The
 words are the ones `word_tokenize(view, use_token_normalize=False)` gives
 (tests/test_segment.py compares them).
