@@ -285,7 +285,3 @@ def underthesea_segmenter() -> UndertheseaSegmenter:
     featurize = WordFeaturizer(read_pickle(model / "features.bin"), read_pickle(model / "dictionary.bin"))
     return UndertheseaSegmenter(regex_tokenizer(package), featurize, tagger)
 
-
-def underthesea_words(view: str) -> list[str]:
-    """underthesea's segmentation of `view`, with its token normalisation off so words match the view."""
-    return underthesea_segmenter()(view)
