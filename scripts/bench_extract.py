@@ -127,7 +127,8 @@ def main() -> None:
     texts = [d.text for d in iter_documents(args.inputs) if not d.errors]
     short = short_article(texts)
     seeds_syllables, short_syllables = count_syllables(texts), count_syllables([short])
-    figures: dict = {"load_average_before": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count(),
+    figures: dict = {"repeat": args.repeat, "load_average_before": [round(x, 2) for x in os.getloadavg()],
+                     "cpus": os.cpu_count(),
                      "documents": len(texts), "syllables": seeds_syllables, "short_article_chars": len(short),
                      "short_article_syllables": short_syllables}
     with tempfile.TemporaryDirectory() as tmp:
