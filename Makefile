@@ -8,7 +8,7 @@ LS_STAMP := $(LS_VENV)/.installed
 RAY_STAMP := $(VENV)/.installed-ray
 SEEDS ?= ../shared/seeds
 
-.PHONY: run test setup repro label-studio ray browser clean
+.PHONY: run test setup repro label-studio ray browser bench clean
 
 setup: $(STAMP)
 
@@ -50,6 +50,11 @@ run: $(STAMP)
 # Label Studio, Chromium and Ray tests must run here, not be skipped: the VIPIE_* variables make a missing one fail.
 test: $(STAMP) $(LS_STAMP) $(RAY_STAMP) browser
 	VIPIE_CHROMIUM=$$(command -v chromium) VIPIE_RAY=1 VIPIE_LABEL_STUDIO=$(LS_VENV)/bin/label-studio $(BIN)/python -m pytest -q
+
+# Speed against underthesea, in process and as whole processes, and --workers 1 vs 2 (a benchmark, never a test):
+# best of 3, written to metrics/bench.json. Long: underthesea's ner() on whole documents took 171 s a repeat on the busy 2 cores.
+bench: $(STAMP)
+	$(BIN)/python scripts/bench_extract.py $(SEEDS) --workers-docs 200 --json metrics/bench.json
 
 # Rebuild dataset, model, metrics and corpus through DVC (dvc.yaml); stages call `vipie`, so the venv goes on PATH.
 repro: $(STAMP)

@@ -5,12 +5,43 @@
     doc = pipeline.process(nlp, "...", meta={"province": "Lào Cai"})
 """
 
+import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 __version__ = "0.1.0"
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default"
+# The components that run torch: a pipeline with none of them loads with torch hidden from thinc.
+TORCH_FACTORIES = frozenset({"vipie_transformer_recognizer"})
+CONFIG_FACTORY = re.compile(r'^factory\s*=\s*"([^"]+)"', re.MULTILINE)
+
+
+def config_factories(config_text: str) -> set[str]:
+    """The component factories a spaCy config names (read as text: spaCy may not be imported yet)."""
+    return set(CONFIG_FACTORY.findall(config_text))
+
+
+@contextmanager
+def torch_hidden_from_thinc(hide: bool) -> Iterator[None]:
+    """Within the block `import torch` fails, when `hide` and neither torch nor thinc is imported yet.
+
+    thinc, spaCy's machine-learning library, imports torch as soon as it is installed (thinc/compat.py), whether
+    or not a pipeline uses it: seconds of start-up and about 200 MB. vipie never uses thinc's torch support (the
+    transformer backend and the cross-encoders import torch themselves), so spaCy is first imported with torch
+    hidden for a pipeline without a torch component; after the block torch imports as usual.
+    """
+    if not hide or "torch" in sys.modules or "thinc" in sys.modules:
+        yield
+        return
+    sys.modules["torch"] = None  # `import torch` now raises ImportError, which thinc reads as "no torch"
+    try:
+        yield
+    finally:
+        if "torch" in sys.modules and sys.modules["torch"] is None:
+            del sys.modules["torch"]
 
 
 def load(model_dir: str | Path | None = None):
@@ -22,9 +53,6 @@ def load(model_dir: str | Path | None = None):
     Raises:
         ModelError: the folder is missing, holds no spaCy config, or a file differs from its checksum.
     """
-    import spacy
-
-    from pipeline import components, tokenize  # noqa: F401  (registers the factories and the tokenizer)
     from pipeline.errors import ModelError
     from pipeline.model import verify_model_files
 
@@ -34,6 +62,11 @@ def load(model_dir: str | Path | None = None):
     warning = verify_model_files(path)
     if warning:
         print(f"vipie: warning: {warning}", file=sys.stderr)
+    factories = config_factories((path / "config.cfg").read_text(encoding="utf-8"))
+    with torch_hidden_from_thinc(hide=not factories & TORCH_FACTORIES):
+        import spacy
+
+        from pipeline import components, tokenize  # noqa: F401  (registers the factories and the tokenizer)
     config = spacy.util.load_config(path / "config.cfg")
     nlp = spacy.util.load_model_from_config(config, auto_fill=True)
     return nlp.from_disk(path, exclude=["vocab", "tokenizer"])

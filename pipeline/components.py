@@ -29,7 +29,7 @@ from pipeline.provinces import default_resolver
 from pipeline.recognize.crf import MODEL_FILE, CrfModel, spans_to_tags, token_features
 from pipeline.recognize.merge import SourcedSpan, merge_spans, tagged_spans
 from pipeline.recognize.rules import RuleRecognizer
-from pipeline.segment import segment_words, underthesea_words
+from pipeline.segment import WordTokenizer, segment_words, underthesea_segmenter
 from pipeline.training_data import paragraph_example
 
 # Where the rule recognizer leaves its spans for a statistical recognizer to use and merge.
@@ -85,10 +85,11 @@ class LayoutComponent:
         self.boilerplate = load_boilerplate()
 
     def __call__(self, doc: Doc) -> Doc:
-        layout = analyse_layout(doc.text, self.boilerplate)
+        text = doc.text  # rebuilt from the tokens at each access: read once
+        layout = analyse_layout(text, self.boilerplate)
         meta = dict(doc._.meta or {})
         if layout.title and "title" not in meta:
-            meta["title"] = doc.text[layout.title[0] : layout.title[1]]
+            meta["title"] = text[layout.title[0] : layout.title[1]]
         if layout.published and not meta.get("published"):
             meta["published"] = layout.published
         if layout.byline:
@@ -108,8 +109,9 @@ class LayoutComponent:
 
 
 class WordSegmenter:
-    def __init__(self, tokenize_words=underthesea_words):
-        self.tokenize_words = tokenize_words
+    def __init__(self, tokenize_words: WordTokenizer | None = None):
+        # Loaded now, not at the first document: forked workers then share the one copy the parent loaded.
+        self.tokenize_words = tokenize_words or underthesea_segmenter()
 
     def __call__(self, doc: Doc) -> Doc:
         paragraphs = [(s.start_char, s.end_char) for s in doc.spans.get("paragraphs", [])]
@@ -135,11 +137,12 @@ class RuleEntityRecognizer:
 
     def __call__(self, doc: Doc) -> Doc:
         excluded = [(s.start_char, s.end_char) for s in doc.spans.get("excluded", [])]
+        text = doc.text
         ents = []
-        for candidate in self.recognizer.find(doc.text, excluded):
+        for candidate in self.recognizer.find(text, excluded):
             span = doc.char_span(candidate.start, candidate.end, label=candidate.label, alignment_mode="strict")
             if span is None:
-                warn(doc, f"{candidate.label} {doc.text[candidate.start:candidate.end]!r} at "
+                warn(doc, f"{candidate.label} {text[candidate.start:candidate.end]!r} at "
                           f"[{candidate.start}, {candidate.end}) does not align to tokens")
                 continue
             span._.score = candidate.score
@@ -236,14 +239,15 @@ class FactLinkerComponent:
     def __call__(self, doc: Doc) -> Doc:
         entities = [EntitySpan(e.start_char, e.end_char, e.label_, e.text) for e in doc.ents]
         context = link_context(doc)
-        facts = self.linker.link_facts(doc.text, entities, context)
+        text = doc.text
+        facts = self.linker.link_facts(text, entities, context)
         if self.mode == "learned":
             if self.learned is None:
                 raise ModelError("the learned fact linker has no trained model; load a model folder made by `vipie train`")
-            facts = self.learned.refine(self.linker, doc.text, entities, context, facts)
+            facts = self.learned.refine(self.linker, text, entities, context, facts)
         doc._.facts = facts
-        doc._.province = self.linker.own_province(doc.text, entities, context).value
-        doc._.officials = link_officials(doc.text, entities, self.linker.province_of_entity, doc._.province)
+        doc._.province = self.linker.own_province(text, entities, context).value
+        doc._.officials = link_officials(text, entities, self.linker.province_of_entity, doc._.province)
         return doc
 
     def use_folder(self, folder: Path) -> None:

@@ -8,11 +8,11 @@ seen in news text and the few canonical names the guidelines write differently.
 import json
 import unicodedata
 from functools import cached_property, lru_cache
-from importlib.resources import files
 
 import regex
 
 from pipeline.gazetteers import load_pairs
+from pipeline.underthesea_files import underthesea_dir
 
 # Old and new tone placement in the rhymes oa, oe, uy ("Hòa" and "Hoà").
 _TONES = {"\u0300", "\u0301", "\u0309", "\u0303", "\u0323"}
@@ -112,7 +112,8 @@ class ProvinceResolver:
 @lru_cache(maxsize=1)
 def default_resolver() -> ProvinceResolver:
     """The resolver over underthesea's bundled address data (read once per process)."""
-    path = files("underthesea.address").joinpath("data", "mapping.json")
+    # Found, not imported: `import underthesea` would load torch and transformers (pipeline.underthesea_files).
+    path = underthesea_dir() / "address" / "data" / "mapping.json"
     with path.open(encoding="utf-8") as fh:
         mapping = json.load(fh)
     return ProvinceResolver(mapping, load_pairs("province_overrides.tsv"), load_pairs("province_aliases.tsv"))

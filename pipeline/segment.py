@@ -1,4 +1,4 @@
-"""Word segmentation (underthesea) attached to syllable tokens, never rewriting the text.
+"""Word segmentation (underthesea's) attached to syllable tokens, never rewriting the text.
 
 The segmenter reads a model-facing view of each paragraph: hard line wraps
 become spaces and a syllable broken by a stray space after its onset
@@ -11,11 +11,31 @@ underthesea's regex tokenizer backtracks: its time grows with the square (or
 worse) of the length of a run without spaces ("1.1.1.…", "a.a.a.…"). Such a
 run longer than MAX_RUN characters, which no real word is, reaches it in
 pieces of MAX_RUN characters, so segmentation stays linear in the text.
+
+The segmenter is underthesea's `word_tokenize`, step for step, without
+`import underthesea` (which loads torch and transformers, see
+`pipeline.underthesea_files`): its regex tokenizer; the feature templates and
+dictionary shipped beside its CRF model, featurized here as underthesea_core's
+CRFFeaturizer does (as fast on the seeds, without the Rust one's start-up
+cost of copying the 72,000-word dictionary); and its CRF model, tagged by
+underthesea_core's CRFTagger (twice as fast as python-crfsuite on it). The
+words are the ones `word_tokenize(view, use_token_normalize=False)` gives
+(tests/test_segment.py compares them).
 """
 
+import pickle
+import re
+import unicodedata
 from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from types import ModuleType
 
 import regex
+from underthesea_core import CRFTagger
+
+from pipeline.errors import ModelError
+from pipeline.underthesea_files import import_underthesea_module, underthesea_dir
 
 # A stray space after a bare onset: the onset cannot be a syllable on its own.
 BROKEN_SYLLABLE = regex.compile(
@@ -31,14 +51,19 @@ WordTokenizer = Callable[[str], list[str]]
 
 def model_view(text: str, start: int, end: int, wraps: set[int]) -> tuple[str, list[int]]:
     """The view of `text[start:end]` the segmenter reads, and the original offset of each view character."""
-    chars: list[str] = []
-    offsets: list[int] = []
-    for i in range(start, end):
-        chars.append(" " if i in wraps else text[i])
-        offsets.append(i)
-    gaps = {match.end() - 1 for match in BROKEN_SYLLABLE.finditer("".join(chars))}
-    kept = [i for i in range(len(chars)) if i not in gaps]
-    return "".join(chars[i] for i in kept), [offsets[i] for i in kept]
+    view = text[start:end]
+    inner = [i - start for i in wraps if start <= i < end]
+    if inner:
+        chars = list(view)
+        for i in inner:
+            chars[i] = " "
+        view = "".join(chars)
+    gaps = [match.end() - 1 for match in BROKEN_SYLLABLE.finditer(view)]
+    if not gaps:
+        return view, list(range(start, end))
+    gap_set = set(gaps)
+    kept = [i for i in range(len(view)) if i not in gap_set]
+    return "".join(view[i] for i in kept), [start + i for i in kept]
 
 
 def view_pieces(view: str) -> list[tuple[int, int]]:
@@ -92,8 +117,171 @@ def segment_words(
     return spans
 
 
-def underthesea_words(view: str) -> list[str]:
-    """underthesea's segmentation of `view`, with its character normalisation off so words match the view."""
-    from underthesea import word_tokenize
+# Where underthesea keeps its word segmentation model, and the rule file of its character normaliser.
+WORD_MODEL = Path("pipeline", "word_tokenize", "models", "ws_crf_vlsp2013_20230727")
+NORMALIZER_RULES = Path("pipeline", "text_normalize", "tn_rules_2023_07_14.bin")
+REGEX_TOKENIZER = "pipeline.word_tokenize.regex_tokenize"
+# underthesea_core's feature template syntax: T[offset] or T[first,last], then an optional .function.
+TEMPLATE = re.compile(r"T\[(-?\d+)(?:,(-?\d+))?\](?:\.(lower|isdigit|istitle|is_in_dict))?")
+# underthesea_core's `isdigit` is "parses as a Rust i32".
+INTEGER = re.compile(r"[+-]?[0-9]+")
+I32 = range(-(2**31), 2**31)
 
-    return word_tokenize(view, use_token_normalize=False)
+
+def read_pickle(path: Path):
+    """An object that joblib.dump stored without numpy arrays, so a plain pickle (joblib takes seconds to import)."""
+    with path.open("rb") as fh:
+        return pickle.load(fh)
+
+
+def parse_template(template: str) -> tuple[str, int, int, str | None]:
+    """(template, first offset, last offset, function) of a feature template; a single offset is first and last.
+
+    Raises:
+        ModelError: the template is not in underthesea_core's syntax.
+    """
+    match = TEMPLATE.fullmatch(template)
+    if match is None:
+        raise ModelError(f"underthesea word segmentation feature {template!r} is not understood; "
+                         "install the underthesea version in requirements.lock")
+    first = int(match.group(1))
+    return template, first, int(match.group(2)) if match.group(2) else first, match.group(3)
+
+
+def is_i32(text: str) -> bool:
+    return INTEGER.fullmatch(text) is not None and int(text) in I32
+
+
+def starts_upper(text: str) -> bool:
+    """underthesea_core's `istitle`: every space-separated part starts with a character that upper-casing keeps."""
+    if " " in text:
+        return all(starts_upper(part) for part in text.split(" "))
+    first = text[:1]
+    return first == first.upper()
+
+
+class WordFeaturizer:
+    """underthesea_core's CRFFeaturizer on one column of tokens, computed template by template over a sentence.
+
+    A template reads the tokens from `first` to `last` around a position, joined by spaces (BOS or EOS when one
+    end leaves the sentence, `first` checked before `last`), and applies its function: lower, isdigit, istitle
+    or is_in_dict (the lower-cased text is in the dictionary).
+    """
+
+    def __init__(self, templates: list[str], dictionary: set[str]):
+        self.templates = [parse_template(template) for template in templates]
+        self.dictionary = dictionary
+
+    def __call__(self, tokens: list[str]) -> list[tuple[str, ...]]:
+        """The feature strings of each token of one sentence."""
+        n = len(tokens)
+        values: dict[tuple[int, str | None], list[str]] = {}
+        columns = []
+        for name, first, last, function in self.templates:
+            width = max(last - first, 0) + 1
+            if (width, function) not in values:
+                values[width, function] = self.values(function, tokens, width)
+            lo, hi = max(0, -first, -last), min(n, n - first, n - last)
+            inside = values[width, function][lo + first : hi + first] if hi > lo else []
+            head = range(min(lo, n))
+            tail = range(max(hi, len(head)), n)
+            prefix = f"{name}="
+            columns.append([prefix + edge(i + first, i + last, n) for i in head]
+                           + list(map(prefix.__add__, inside))
+                           + [prefix + edge(i + first, i + last, n) for i in tail])
+        return list(zip(*columns))
+
+    def values(self, function: str | None, tokens: list[str], width: int) -> list[str]:
+        """The function's value on the text of each window of `width` tokens, in order of its first token."""
+        starts = range(len(tokens) - width + 1)
+        if function == "istitle":  # a window passes when each of its tokens does
+            upper = [starts_upper(token) for token in tokens]
+            return [str(all(upper[j : j + width])) for j in starts] if width > 1 else list(map(str, upper))
+        texts = tokens if width == 1 else [" ".join(tokens[j : j + width]) for j in starts]
+        if function is None:
+            return texts
+        if function == "lower":
+            return [text.lower() for text in texts]
+        if function == "is_in_dict":
+            dictionary = self.dictionary
+            return [str(text.lower() in dictionary) for text in texts]
+        return [str(is_i32(text)) for text in texts]
+
+
+def edge(first: int, last: int, n: int) -> str:
+    """BOS or EOS for a window `[first, last]` that leaves a sentence of `n` tokens."""
+    if first < 0:
+        return "BOS"
+    if first >= n:
+        return "EOS"
+    return "BOS" if last < 0 else "EOS"
+
+
+class UndertheseaSegmenter:
+    """underthesea's `word_tokenize(view, use_token_normalize=False)`: the words of `view`, each its tokens
+    joined by single spaces."""
+
+    def __init__(self, tokenize: Callable[[str], list[str]], featurize: WordFeaturizer, tagger: CRFTagger):
+        self.tokenize = tokenize
+        self.featurize = featurize
+        self.tagger = tagger
+
+    def __call__(self, view: str) -> list[str]:
+        tokens = self.tokenize(view)
+        if not tokens:
+            return []
+        words: list[str] = []
+        for token, tag in zip(tokens, self.tagger.tag(self.featurize(tokens))):
+            if tag == "I-W" and words:
+                words[-1] += " " + token
+            else:
+                words.append(token)
+        return words
+
+
+def regex_tokenizer(package: Path) -> Callable[[str], list[str]]:
+    """underthesea's regex tokenizer, with its character normalisation (NFC, then its character map) and without
+    token normalisation. Its module imports the text normaliser's functions, whose module loads its rule file with
+    joblib: stand-ins give the same character normalisation from the same rule file, read as a pickle."""
+    character_map = read_pickle(package / NORMALIZER_RULES)["character"]
+
+    def normalize_characters_in_text(text: str) -> str:
+        text = unicodedata.normalize("NFC", text)
+        for character, standard in character_map.items():
+            text = text.replace(character, standard)
+        return text
+
+    def token_normalize(token: str, use_character_normalize: bool = True) -> str:
+        raise NotImplementedError("vipie tokenizes with use_token_normalize=False")
+
+    text_normalize = ModuleType("underthesea.pipeline.text_normalize")
+    text_normalize.__path__ = []
+    text_normalize.token_normalize = token_normalize
+    character_normalize = ModuleType("underthesea.pipeline.text_normalize.character_normalize")
+    character_normalize.normalize_characters_in_text = normalize_characters_in_text
+    module = import_underthesea_module(REGEX_TOKENIZER, {module.__name__: module for module in (
+        text_normalize, character_normalize)})
+
+    def tokenize(text: str) -> list[str]:
+        return module.tokenize(text, use_token_normalize=False)
+
+    return tokenize
+
+
+@lru_cache(maxsize=1)
+def underthesea_segmenter() -> UndertheseaSegmenter:
+    """underthesea's word segmenter from the files the installed underthesea ships, loaded once per process.
+
+    Raises:
+        ModelError: underthesea is not installed, or its model files are not where this version keeps them.
+    """
+    package = underthesea_dir()
+    model = package / WORD_MODEL
+    if not (model / "models.bin").is_file():
+        raise ModelError(f"{model}: underthesea's word segmentation model is missing; "
+                         "install the underthesea version in requirements.lock")
+    tagger = CRFTagger()
+    tagger.load(str(model / "models.bin"))
+    featurize = WordFeaturizer(read_pickle(model / "features.bin"), read_pickle(model / "dictionary.bin"))
+    return UndertheseaSegmenter(regex_tokenizer(package), featurize, tagger)
+

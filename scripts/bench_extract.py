@@ -1,17 +1,32 @@
-"""Throughput of the vipie pipeline against underthesea's ner() on the same texts, in one run.
+"""vipie against underthesea on the same texts, in one run: in process, and as whole processes (start-up included).
 
-    python scripts/bench_extract.py [INPUT ...] [--model DIR] [--repeat N] [--json OUT]
+    python scripts/bench_extract.py [SEEDS_DIR] [--repeat N] [--times N] [--workers-docs N] [--json OUT]
 
-Both read the same documents (default: the seed articles) in one process on
-one core; model loading is excluded, and the best of N repeats is reported.
-underthesea is called as its documentation shows, one sentence at a time
-(`sent_tokenize`, then `ner` per sentence: the anchor for speed claims), and
-also on whole documents for comparison.
-Syllables are the non-space, non-punctuation tokens of vipie's tokenizer.
+The texts are the seed articles: in process, underthesea's `ner()` one
+sentence at a time (its documented use: `sent_tokenize`, then `ner`), `ner()`
+on whole documents, and `pipeline.process`, each on every seed once per
+repeat; the repeats are interleaved, so that a change in the machine's load
+falls on all three alike. As whole processes: `vipie extract` on one short
+article (the shortest seed's first lines, at least SHORT_CHARS characters) and
+a whole Python process importing underthesea and running `ner()` on each of
+its sentences; `vipie extract` on the seeds repeated `--times` times (40
+documents by default). With `--workers-docs N`, `vipie extract` on N documents
+(the seeds repeated) with `--workers 1` and `--workers 2`.
+
+Each figure is the best of `--repeat` runs: wall seconds, user+sys CPU
+seconds, syllables per second (vipie's syllables: tokens that are neither
+space nor punctuation) and peak RSS (a whole process's largest process, its
+workers included). The machine's load average is recorded beside them: the
+figures of a busy machine are slower, the ratios less so.
 """
 
 import argparse
 import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,48 +34,140 @@ import pipeline
 from pipeline.document import iter_documents
 
 DEFAULT_INPUT = Path(__file__).resolve().parent.parent.parent / "shared" / "seeds"
+SHORT_CHARS = 600
+UNDERTHESEA_PROCESS = """import sys
+from underthesea import ner, sent_tokenize
+for sentence in sent_tokenize(open(sys.argv[1], encoding="utf-8").read()):
+    ner(sentence)
+"""
 
 
-def best_time(function, texts, repeat: int) -> float:
-    best = float("inf")
+def short_article(texts: list[str]) -> str:
+    """The first whole lines of the shortest text that hold at least SHORT_CHARS characters."""
+    lines = min(texts, key=len).splitlines(keepends=True)
+    kept = []
+    while lines and sum(map(len, kept)) < SHORT_CHARS:
+        kept.append(lines.pop(0))
+    return "".join(kept)
+
+
+def write_corpus(path: Path, texts: list[str], times: int) -> Path:
+    """A JSONL file of `texts` repeated `times` times, each copy with its own id."""
+    with path.open("w", encoding="utf-8") as fh:
+        for copy in range(times):
+            for n, text in enumerate(texts):
+                fh.write(json.dumps({"id": f"{n}-{copy}", "text": text}, ensure_ascii=False) + "\n")
+    return path
+
+
+def run_process(command: list[str]) -> dict:
+    """Wall and user+sys seconds and peak RSS (MB) of one whole process; it must exit with status 0."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"bench: {' '.join(command)} failed: {process.stderr.read().decode()[-2000:]}")
+    process.stderr.close()
+    # ru_maxrss of a waited-for child is the largest of it and its own waited-for children (the workers), in KB.
+    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024}
+
+
+def best_process(command: list[str], repeat: int) -> dict:
+    runs = [run_process(command) for _ in range(repeat)]
+    return {key: round(min(run[key] for run in runs), 3) for key in runs[0]}
+
+
+def vipie_extract(inputs: list[Path], out: Path, workers: int = 1) -> list[str]:
+    vipie = shutil.which("vipie", path=str(Path(sys.executable).parent)) or "vipie"
+    return [vipie, "extract", *map(str, inputs), "--out", str(out), "--overwrite", "--quiet", "--workers", str(workers)]
+
+
+def in_process(texts: list[str], repeat: int) -> dict:
+    """Best seconds of vipie, underthesea per sentence and underthesea per document on `texts`, interleaved."""
+    nlp = pipeline.load()
+    pipeline.process(nlp, texts[0])
+    from underthesea import ner, sent_tokenize  # after vipie's load: vipie's spaCy keeps torch out, as in `vipie`
+
+    ner(texts[0])  # lazy model loads are not throughput
+    runs = {
+        "vipie": lambda text: pipeline.process(nlp, text),
+        "underthesea_per_sentence": lambda text: [ner(sentence) for sentence in sent_tokenize(text)],
+        "underthesea_per_document": ner,
+    }
+    best = dict.fromkeys(runs, float("inf"))
     for _ in range(repeat):
-        started = time.perf_counter()
-        for text in texts:
-            function(text)
-        best = min(best, time.perf_counter() - started)
+        for name, run in runs.items():
+            started = time.perf_counter()
+            for text in texts:
+                run(text)
+            best[name] = min(best[name], time.perf_counter() - started)
     return best
+
+
+def count_syllables(texts: list[str]) -> int:
+    nlp = pipeline.load()
+    return sum(1 for text in texts for token in nlp.make_doc(text) if not (token.is_space or token.is_punct))
+
+
+def rate(syllables: int, seconds: float) -> int:
+    return round(syllables / seconds)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("inputs", nargs="*", type=Path, default=[DEFAULT_INPUT])
-    parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--times", type=int, default=8, help="copies of the seeds in the whole-process corpus")
+    parser.add_argument("--workers-docs", type=int, default=0,
+                        help="also time --workers 1 and 2 on this many documents")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
 
-    from underthesea import ner, sent_tokenize
-
     texts = [d.text for d in iter_documents(args.inputs) if not d.errors]
-    nlp = pipeline.load(args.model)
-    syllables = sum(1 for text in texts for t in nlp.make_doc(text) if not (t.is_space or t.is_punct))
-    for text in texts[:1]:  # warm both up: lazy model loads are not throughput
-        pipeline.process(nlp, text)
-        ner(text)
-    vipie_s = best_time(lambda text: pipeline.process(nlp, text), texts, args.repeat)
-    ner_s = best_time(ner, texts, args.repeat)
-    per_sentence_s = best_time(lambda text: [ner(sentence) for sentence in sent_tokenize(text)], texts, args.repeat)
-    figures = {
-        "documents": len(texts), "syllables": syllables,
-        "vipie_seconds": round(vipie_s, 3), "vipie_syllables_per_second": round(syllables / vipie_s),
-        "underthesea_ner_seconds": round(ner_s, 3), "underthesea_ner_syllables_per_second": round(syllables / ner_s),
-        "underthesea_ner_per_sentence_seconds": round(per_sentence_s, 3),
-        "underthesea_ner_per_sentence_syllables_per_second": round(syllables / per_sentence_s),
-        "speedup_vs_per_sentence": round(per_sentence_s / vipie_s, 2),
-        "speedup_vs_whole_document": round(ner_s / vipie_s, 2),
+    short = short_article(texts)
+    seeds_syllables, short_syllables = count_syllables(texts), count_syllables([short])
+    figures: dict = {"repeat": args.repeat, "load_average_before": [round(x, 2) for x in os.getloadavg()],
+                     "cpus": os.cpu_count(),
+                     "documents": len(texts), "syllables": seeds_syllables, "short_article_chars": len(short),
+                     "short_article_syllables": short_syllables}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        one = work / "short" / "short.txt"
+        one.parent.mkdir()
+        one.write_text(short, encoding="utf-8")
+        corpus = write_corpus(work / "corpus.jsonl", texts, args.times)
+        figures["whole_process"] = {
+            "vipie_one_article": best_process(vipie_extract([one], work / "one.jsonl"), args.repeat),
+            "underthesea_one_article": best_process([sys.executable, "-c", UNDERTHESEA_PROCESS, str(one)], args.repeat),
+            "vipie_corpus": best_process(vipie_extract([corpus], work / "corpus_out.jsonl"), args.repeat),
+        }
+        corpus_syllables = seeds_syllables * args.times
+        figures["whole_process"]["vipie_corpus"].update(documents=len(texts) * args.times, syllables=corpus_syllables)
+        if args.workers_docs:
+            many = write_corpus(work / "many.jsonl", texts, -(-args.workers_docs // len(texts)))
+            workers = {n: best_process(vipie_extract([many], work / f"many_{n}.jsonl", n), args.repeat) for n in (1, 2)}
+            figures["workers"] = {"documents": len(texts) * -(-args.workers_docs // len(texts)), **{
+                f"workers_{n}": result for n, result in workers.items()},
+                "speedup_2_over_1": round(workers[1]["wall_s"] / workers[2]["wall_s"], 2)}
+    seconds = in_process(texts, args.repeat)
+    figures["in_process"] = {name: {"seconds": round(s, 3), "syllables_per_second": rate(seeds_syllables, s)}
+                             for name, s in seconds.items()}
+    whole = figures["whole_process"]
+    figures["ratios"] = {
+        "in_process_vs_underthesea_per_sentence": round(seconds["underthesea_per_sentence"] / seconds["vipie"], 2),
+        "in_process_vs_underthesea_per_document": round(seconds["underthesea_per_document"] / seconds["vipie"], 2),
+        "whole_process_corpus_vs_underthesea_per_sentence": round(
+            rate(corpus_syllables, whole["vipie_corpus"]["wall_s"])
+            / figures["in_process"]["underthesea_per_sentence"]["syllables_per_second"], 2),
+        "one_article_wall_underthesea_over_vipie": round(
+            whole["underthesea_one_article"]["wall_s"] / whole["vipie_one_article"]["wall_s"], 2),
+        "one_article_cpu_underthesea_over_vipie": round(
+            whole["underthesea_one_article"]["cpu_s"] / whole["vipie_one_article"]["cpu_s"], 2),
     }
-    for key, value in figures.items():
-        print(f"{key:40s} {value}")
+    whole["vipie_corpus"]["syllables_per_second"] = rate(corpus_syllables, whole["vipie_corpus"]["wall_s"])
+    figures["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    print(json.dumps(figures, indent=2))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
 

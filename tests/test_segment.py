@@ -1,4 +1,46 @@
-from pipeline.segment import align_words, model_view, segment_words, underthesea_words
+import json
+import unicodedata
+
+import pytest
+
+from pipeline.segment import (
+    WORD_MODEL,
+    WordFeaturizer,
+    align_words,
+    model_view,
+    read_pickle,
+    segment_words,
+    underthesea_segmenter,
+)
+from pipeline.underthesea_files import underthesea_dir
+from tests.conftest import REPO
+
+# Odd inputs for the tokenizer and the featurizer: underthesea's special tokens, URLs, e-mails, dates, numbers at
+# the edges of a Rust i32, letters with no case or whose upper case is longer, stray combining marks, ð.
+ODD_SENTENCES = [
+    "", " ", "a", "1 2", ".", "Ðà Nẵng ðang 2147483647 2147483648 -2147483648 -2147483649 +5 -12 007",
+    "ΣΑΣ ǅx ǈ ß ﬁ x² Ⅻ ١٢٣ v.v... ==> -> >> 3x4 °C 10:20:50 20.08.2014 2014/08/20 02-03-2014",
+    "Xem http://stp.gov.vn/a?b=1&c=(2) hoặc e-mail a.b+c@so-tttt.gov.vn, gọi 03-5730-2357 :) <3",
+    "TP. Hồ Chí Minh, Tp. Cần Thơ, Mr. A, ThS. B, T.Ư, H'Mông, N’Thôn Hạ, 43H-0530, NĐ-CP, TT&TT, 4K",
+    "Chỉ tiêu | Năm 2021 | Năm 2023 — 4.123,2 60.542.000 100,000,000 1.600m-2.000m 35%-40% 62,4%",
+    "tóm tăt công nghẹ số", "c ấp b ộ ho ạt đ ộng", "1.1.1.1.1.1.1.1.1",
+]
+
+
+def composed_sentences(limit: int) -> list[str]:
+    """Paragraphs of the composed annotation texts (committed, several writers), spread over all of them."""
+    paragraphs = []
+    for path in sorted((REPO / "annotations" / "composed").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            paragraphs.extend(p for p in json.loads(line)["text"].split("\n") if p.strip())
+    return paragraphs[:: max(1, len(paragraphs) // limit)][:limit]
+
+
+@pytest.fixture(scope="module")
+def varied_sentences(seed_paths) -> list[str]:
+    """Every seed paragraph, about 300 composed paragraphs, and the odd inputs."""
+    texts = [unicodedata.normalize("NFC", path.read_text(encoding="utf-8")) for path in seed_paths]
+    return [p for text in texts for p in text.split("\n") if p.strip()] + composed_sentences(300) + ODD_SENTENCES
 
 
 def test_model_view_joins_wraps_and_broken_syllables_with_offsets():
@@ -20,7 +62,7 @@ def test_align_words_skips_words_not_in_view():
 
 def test_segment_words_returns_original_offsets_with_underthesea():
     text = "Hệ thống quản lý văn bản\nvà điều hành c ấp tỉnh"
-    spans = segment_words(text, [(0, len(text))], {text.index("\n")}, underthesea_words)
+    spans = segment_words(text, [(0, len(text))], {text.index("\n")}, underthesea_segmenter())
     words = [text[s:e] for s, e in spans]
     assert "Hệ thống" in words and "văn bản" in words and "c ấp" in words
     assert all(text[s:e].strip() == text[s:e] for s, e in spans)
@@ -32,3 +74,37 @@ def test_word_bio_on_tokens(nlp):
     doc = pipeline.process(nlp, "Cơ quan nhà nước triển khai hệ thống.")
     assert [(t.text, t._.word_bio) for t in doc][:4] == [("Cơ", "B"), ("quan", "I"), ("nhà", "B"), ("nước", "I")]
     assert doc[0]._.word_index == doc[1]._.word_index != doc[2]._.word_index
+
+
+def test_word_featurizer_matches_underthesea_cores(varied_sentences):
+    from underthesea_core import CRFFeaturizer
+
+    model = underthesea_dir() / WORD_MODEL
+    templates, dictionary = read_pickle(model / "features.bin"), read_pickle(model / "dictionary.bin")
+    ours, theirs = WordFeaturizer(templates, dictionary), CRFFeaturizer(templates, dictionary)
+    tokenize = underthesea_segmenter().tokenize
+    checked = 0
+    for sentence in varied_sentences:
+        tokens = tokenize(sentence)
+        assert [list(row) for row in ours(tokens)] == theirs.process([[[token] for token in tokens]])[0], sentence
+        checked += len(tokens)
+    assert checked > 10_000
+
+
+def test_word_featurizer_refuses_a_template_it_does_not_know():
+    from pipeline.errors import ModelError
+
+    with pytest.raises(ModelError, match="T\\[0\\].upper"):
+        WordFeaturizer(["T[0].upper"], set())
+
+
+def test_segmentation_is_underthesea_word_tokenize_without_importing_underthesea(varied_sentences):
+    segment = underthesea_segmenter()
+    from underthesea import word_tokenize  # the real package, imported in full after the segmenter's modules
+
+    different = []
+    for sentence in varied_sentences:
+        expected = word_tokenize(sentence, use_token_normalize=False)
+        if segment(sentence) != expected:
+            different.append((sentence, segment(sentence), expected))
+    assert len(varied_sentences) > 500 and different == []

@@ -6,6 +6,7 @@ recognizer gives it (gazetteers and patterns as features), and the same for
 a window of two syllables each side. The model is one crfsuite file.
 """
 
+from functools import lru_cache
 from pathlib import Path
 
 import pycrfsuite
@@ -15,6 +16,10 @@ from pipeline.training_data import Example
 
 MODEL_FILE = "crf.model"
 WINDOW = 2
+OFFSETS = [offset for offset in range(-WINDOW, WINDOW + 1) if offset]
+# A syllable's own features, and those its neighbours in the window give it, in the order the model was trained on.
+LOCAL = ("w", "shape", "title", "upper", "digit", "p2", "s2", "s3", "word", "wpos", "rule")
+WINDOW_KEYS = ("w", "shape", "rule", "word")
 # Feature values are cut to this many characters. Real syllables and words are far shorter (at most 28 in the
 # training data), so the cap changes no feature of normal text; it stops an absurd "word" (20,000 dashes that
 # underthesea keeps together) from being copied into every feature of its syllables and their window.
@@ -23,6 +28,7 @@ MAX_FEATURE_CHARS = 64
 CRFSUITE_MAGIC, CRFSUITE_TYPE = b"lCRF", b"FOMC"
 
 
+@lru_cache(maxsize=1 << 16)
 def shape(token: str) -> str:
     """A coarse word shape: X for capitals, x for lower case, d for digits, the rest as is, runs collapsed;
     at most MAX_FEATURE_CHARS characters."""
@@ -45,33 +51,43 @@ def word_strings(tokens: list[str], word_ids: list[int]) -> list[str]:
     return [joined[w] for w in word_ids]
 
 
+def has_digit(token: str) -> bool:
+    return not token.isalpha() and any(c.isdigit() for c in token)  # no letter is a digit: most tokens stop early
+
+
 def token_features(tokens: list[str], word_ids: list[int], rule_tags: list[str]) -> list[list[str]]:
-    """crfsuite feature strings for each syllable of one sequence."""
+    """crfsuite feature strings for each syllable of one sequence: its own features ("bias", then LOCAL), then
+    for each offset of the window the neighbour's WINDOW_KEYS, or "{offset}:edge" past the sequence's ends.
+
+    Built column by column (one list of strings per feature, one prefix concatenation each) and zipped into rows.
+    """
+    n = len(tokens)
+    lower = [token.lower() for token in tokens]
     words = word_strings(tokens, word_ids)
-    first_of_word = [i == 0 or word_ids[i] != word_ids[i - 1] for i in range(len(tokens))]
-    local = []
-    for i, token in enumerate(tokens):
-        lower = token.lower()
-        local.append({
-            "w": lower[:MAX_FEATURE_CHARS], "shape": shape(token), "title": str(token[:1].isupper()),
-            "upper": str(token.isupper()),
-            "digit": str(any(c.isdigit() for c in token)), "p2": lower[:2], "s2": lower[-2:], "s3": lower[-3:],
-            "word": words[i], "wpos": "B" if first_of_word[i] else "I", "rule": rule_tags[i],
-        })
-    features = []
-    for i in range(len(tokens)):
-        feats = ["bias"] + [f"{k}={v}" for k, v in local[i].items()]
-        for offset in range(-WINDOW, WINDOW + 1):
-            j = i + offset
-            if offset == 0:
-                continue
-            if 0 <= j < len(tokens):
-                feats += [f"{offset}:w={local[j]['w']}", f"{offset}:shape={local[j]['shape']}",
-                          f"{offset}:rule={local[j]['rule']}", f"{offset}:word={local[j]['word']}"]
+    values = {
+        "w": [low[:MAX_FEATURE_CHARS] for low in lower], "shape": [shape(token) for token in tokens],
+        "title": [str(token[:1].isupper()) for token in tokens], "upper": [str(token.isupper()) for token in tokens],
+        "digit": [str(has_digit(token)) for token in tokens], "p2": [low[:2] for low in lower],
+        "s2": [low[-2:] for low in lower], "s3": [low[-3:] for low in lower], "word": words,
+        "wpos": ["B" if i == 0 or word_ids[i] != word_ids[i - 1] else "I" for i in range(n)], "rule": rule_tags,
+    }
+    columns = [["bias"] * n] + [list(map(f"{key}=".__add__, values[key])) for key in LOCAL]
+    for offset in OFFSETS:
+        for key in WINDOW_KEYS:
+            shifted = list(map(f"{offset}:{key}=".__add__, values[key]))
+            # Row i reads token i + offset; rows whose neighbour is past an end are rebuilt below.
+            columns.append(shifted[offset:] + [""] * offset if offset > 0 else [""] * -offset + shifted[:offset])
+    rows = [list(row) for row in zip(*columns)]
+    own = 1 + len(LOCAL)
+    for i in {*range(min(WINDOW, n)), *range(max(n - WINDOW, 0), n)}:
+        row = rows[i][:own]
+        for k, offset in enumerate(OFFSETS):
+            if 0 <= i + offset < n:
+                row += rows[i][own + k * len(WINDOW_KEYS) : own + (k + 1) * len(WINDOW_KEYS)]
             else:
-                feats.append(f"{offset}:edge")
-        features.append(feats)
-    return features
+                row.append(f"{offset}:edge")
+        rows[i] = row
+    return rows
 
 
 def example_text(example: Example) -> tuple[str, list[int], list[int]]:

@@ -1,0 +1,79 @@
+"""`vipie extract` as a user runs it: what it imports, and what it writes on the seeds.
+
+tests/fixtures/seeds_extract.jsonl is `vipie extract SEEDS --out OUT --quiet` as written by commit a8ac31c, before
+the start-up and throughput work: the speed work must not change a byte of it. (A change that means to alter the
+output, in another issue, regenerates the file with that command and says so.)
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, SEEDS
+
+EXPECTED_SEEDS = Path(__file__).parent / "fixtures" / "seeds_extract.jsonl"
+
+
+# Runs the `vipie` command line and lists, as it exits, every module the process holds.
+DRIVER = """import atexit, sys
+modules_file = sys.argv.pop(1)
+atexit.register(lambda: open(modules_file, "w").write("\\n".join(sorted(sys.modules))))
+from pipeline.cli import main
+main()
+"""
+
+
+@pytest.fixture(scope="module")
+def seeds_run(tmp_path_factory) -> tuple[bytes, set[str]]:
+    """The JSONL `vipie extract` writes on the seeds, and the modules the process holds when it exits."""
+    folder = tmp_path_factory.mktemp("startup")
+    out, modules = folder / "seeds.jsonl", folder / "modules.txt"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, "-c", DRIVER, str(modules), "extract", str(SEEDS), "--out", str(out),
+                             "--quiet"], capture_output=True, text=True, env=env, cwd=REPO, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return out.read_bytes(), set(modules.read_text().split())
+
+
+def test_extract_with_the_crf_default_never_imports_torch_or_transformers(seeds_run):
+    _, modules = seeds_run
+    assert {"spacy", "pycrfsuite", "underthesea_core", "pipeline.components"} <= modules
+    assert not {name.split(".")[0] for name in modules} & {"torch", "transformers", "joblib"}
+    assert "underthesea" not in modules  # its segmenter's files are read; its package __init__ never runs
+
+
+def test_extract_output_on_the_seeds_is_byte_identical_to_before_the_speed_work(seeds_run):
+    written, _ = seeds_run
+    expected = EXPECTED_SEEDS.read_bytes()
+    assert written.count(b"\n") == expected.count(b"\n") == 5
+    assert written == expected
+
+
+HIDE_TORCH = """import importlib.util, sys
+from pipeline import torch_hidden_from_thinc
+with torch_hidden_from_thinc(hide=True):
+    try:
+        import torch
+        print("imported")
+    except ImportError:
+        print("hidden")
+print("restored" if "torch" not in sys.modules and importlib.util.find_spec("torch") else "still hidden")
+"""
+
+
+def test_torch_is_hidden_inside_the_guard_and_importable_after():
+    result = subprocess.run([sys.executable, "-c", HIDE_TORCH], capture_output=True, text=True, cwd=REPO,
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+    assert result.stdout.split() == ["hidden", "restored"], result.stderr
+
+
+def test_config_factories_name_the_shipped_pipeline_and_no_torch_component():
+    import pipeline
+
+    factories = pipeline.config_factories((pipeline.DEFAULT_MODEL / "config.cfg").read_text(encoding="utf-8"))
+    assert factories == {"vipie_layout", "vipie_word_segmenter", "vipie_rule_recognizer", "vipie_crf_recognizer",
+                         "vipie_fact_linker"}
+    assert not factories & pipeline.TORCH_FACTORIES
