@@ -17,8 +17,6 @@ from pathlib import Path
 from pipeline.errors import InputError
 from pipeline.labels import LABEL_NAMES
 
-IOB2_TAGS: tuple[str, ...] = ("O", *(f"{prefix}-{label}" for label in LABEL_NAMES for prefix in ("B", "I")))
-
 
 @dataclass
 class Example:
@@ -128,10 +126,21 @@ def read_conll(path: Path, label_map: dict[str, str] | None = None) -> list[Exam
     return examples
 
 
+def label_order(found: Iterable[str]) -> list[str]:
+    """Labels in the order reports and model cards list them: vipie's in their order, then any other sorted."""
+    found = set(found)
+    return [label for label in LABEL_NAMES if label in found] + sorted(found - set(LABEL_NAMES))
+
+
+def entity_labels(examples: Iterable[Example]) -> list[str]:
+    """The entity labels the examples' tags use (`label_order`): the label set a model trained on them knows,
+    written to its card."""
+    return label_order(tag.partition("-")[2] for ex in examples for tag in ex.tags if tag != "O")
+
+
 def tag_names(examples: Iterable[Example]) -> list[str]:
-    """The IOB2 tag set: vipie's labels plus any other type the examples use (a public CoNLL set's)."""
-    extra = sorted({t for ex in examples for t in ex.tags} - set(IOB2_TAGS))
-    return [*IOB2_TAGS, *extra]
+    """The IOB2 tag set of the examples' labels: "O", then B- and I- of each label of `entity_labels`."""
+    return ["O", *(f"{prefix}-{label}" for label in entity_labels(examples) for prefix in ("B", "I"))]
 
 
 def to_dataset_dict(splits: dict[str, list[Example]]):

@@ -5,7 +5,7 @@ import pytest
 import pipeline
 from pipeline.recognize.crf import example_text, shape, spans_to_tags, token_features
 from pipeline.recognize.merge import SourcedSpan, merge_spans, tags_to_spans
-from pipeline.train import read_examples, train_crf
+from pipeline.train import crf_grid, read_examples, train_crf
 from pipeline.training_data import Example, read_conll, to_dataset_dict
 
 
@@ -83,7 +83,7 @@ def test_gold_examples_and_dataset_features(tmp_path):
 def test_train_crf_writes_a_model_that_extracts(tmp_path):
     problems = []
     examples = read_examples([toy_gold(tmp_path)], {}, problems)
-    metrics = train_crf(examples[:5], examples[5:], tmp_path / "model", 0.05, 0.01, 50, None, {"data_hash": "x"})
+    metrics = train_crf(examples[:5], examples[5:], tmp_path / "model", crf_grid([0.05], [0.01], [50]), {"data_hash": "x"})
     assert metrics["dev_crf_tags"]["f1"] > 0.5
     nlp = pipeline.load(tmp_path / "model")
     assert "vipie_crf_recognizer" in nlp.pipe_names
