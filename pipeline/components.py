@@ -191,7 +191,8 @@ class CrfEntityRecognizer:
     def __call__(self, doc: Doc) -> Doc:
         if self.model is None:
             raise ModelError("the CRF recognizer has no trained model; load a model folder made by `vipie train`")
-        rule_spans = [(s.start_char, s.end_char, s.label_) for s in doc.spans.get(RULE_SPANS, [])] if self.rule_features else []
+        rule_spans = ([(s.start_char, s.end_char, s.label_) for s in doc.spans.get(RULE_SPANS, [])]
+                      if self.rule_features else [])
         spans = []
         for n, paragraph in enumerate(doc.spans.get("paragraphs", [])):
             example = paragraph_example(str(n), paragraph)

@@ -325,6 +325,22 @@ def fact_scores(pairs: list[tuple[dict, dict]]) -> dict:
     }
 
 
+def headline(report: dict) -> dict:
+    """A few readable figures of an evaluation report (DVC metrics): documents, entity micro/macro F1, METRIC F1,
+    and for facts (JSONL gold only) value, province and year accuracy, indicator span token F1, fact-level F1."""
+    entities = report["entities"]
+    scores = {"documents": report["documents"], "entity_micro_f1": entities["micro"]["f1-score"],
+              "entity_macro_f1": entities["macro"]["f1-score"]}
+    if "METRIC" in entities["per_label"]:
+        scores["metric_f1"] = entities["per_label"]["METRIC"]["f1-score"]
+    facts = report.get("facts")
+    if facts:
+        scores.update({f"{name}_accuracy": facts["accuracy"][name] for name in ("value", "province", "year")})
+        scores["indicator_span_token_f1"] = (facts.get("indicator_span") or {}).get("token_f1")
+        scores["fact_f1"] = facts["fact_level"]["f1"]
+    return scores
+
+
 def tag_entity_scores(gold_tags: list[list[str]], pred_tags: list[list[str]]) -> dict:
     """`entity_scores` of IOB2 tag sequences over the same tokens (strict, every label of either side)."""
     report = classification_report(gold_tags, pred_tags, mode="strict", scheme=IOB2, output_dict=True,

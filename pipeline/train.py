@@ -4,6 +4,7 @@
     train:   a DatasetDict or gold/CoNLL files → models/NAME (spaCy config, weights, card.json)
 """
 
+import bisect
 import itertools
 import json
 import shutil
@@ -20,6 +21,7 @@ from pipeline.model import build_pipeline, write_card
 from pipeline.recognize.crf import MODEL_FILE, CrfModel, example_text, spans_to_tags, token_features
 from pipeline.recognize.merge import merged_rule_labels
 from pipeline.segment import WordTokenizer, segment_words, underthesea_words
+from pipeline.tokenize import syllable_tokens
 from pipeline.training_data import (
     Example,
     entity_labels,
@@ -51,6 +53,28 @@ def structure_pipeline():
     return nlp
 
 
+def retokenized(example: Example) -> Example:
+    """A CoNLL example in the tokens vipie's tokenizer gives its text (`example_text`): "TP." is "TP" and ".",
+    "N.H.N." is "N.H.N" and ".". Each token takes the tag of the file's token it starts in, as a continuation (I-)
+    when it is not that token's first, so gold spans keep their characters and training sees the tokens extraction
+    sees."""
+    text, starts, _ = example_text(example)
+    tokens, tags, new_starts, new_ends = [], [], [], []
+    position = 0
+    for word, space in zip(*syllable_tokens(text)):
+        if not word.isspace():
+            owner = bisect.bisect_right(starts, position) - 1
+            tag = example.tags[owner]
+            if tag != "O" and new_starts and bisect.bisect_right(starts, new_starts[-1]) - 1 == owner:
+                tag = "I-" + tag[2:]
+            tokens.append(word)
+            tags.append(tag)
+            new_starts.append(position)
+            new_ends.append(position + len(word))
+        position += len(word) + space
+    return Example(example.id, tokens, tags, list(range(len(tokens))), new_starts, new_ends)
+
+
 def segmented_word_ids(example: Example, tokenize_words: WordTokenizer) -> list[int]:
     """Word ids of an example's tokens from the word segmentation extraction gives its text: a token that starts a
     segmenter word starts a new id, one inside the current word keeps it, any other gets an id of its own (as
@@ -71,9 +95,10 @@ def read_examples(paths: list[Path], label_map: dict[str, str], problems: list[s
                   tokenize_words: WordTokenizer = underthesea_words) -> list[Example]:
     """Examples from gold JSONL files (.jsonl) and CoNLL files (any other suffix).
 
-    A CoNLL file's own word boundaries (one word per syllable in a syllable file, gold words in a "_"-joined one)
-    are replaced by `tokenize_words`' segmentation of each sentence, the one extraction reads: a CRF trained on
-    other word features than it meets in extraction loses accuracy (PhoNER syllables: 91.15 -> 90.21 strict F1).
+    A CoNLL sentence is read as extraction reads its text: in vipie's tokens (`retokenized`), and with
+    `tokenize_words`' segmentation instead of the file's own word boundaries (one word per syllable in a syllable
+    file, gold words in a "_"-joined one): a CRF trained on other tokens or word features than it meets in
+    extraction loses accuracy (PhoNER syllables: 91.15 -> 90.21 strict F1 from the words alone).
     """
     examples = []
     gold = [p for p in paths if p.suffix == ".jsonl"]
@@ -81,7 +106,7 @@ def read_examples(paths: list[Path], label_map: dict[str, str], problems: list[s
         examples.extend(read_gold_examples(structure_nlp or structure_pipeline(), gold, problems))
     for path in paths:
         if path.suffix != ".jsonl":
-            for example in read_conll(path, label_map):
+            for example in map(retokenized, read_conll(path, label_map)):
                 example.word_ids = segmented_word_ids(example, tokenize_words)
                 examples.append(example)
     return examples
@@ -145,8 +170,10 @@ def rule_tags(recognizer, example: Example) -> list[str]:
 def crf_sequences(recognizer, examples: list[Example]) -> list[tuple[list[list[str]], list[str]]]:
     """(features, tags) of each example; with `recognizer` None the rule features are left out (every rule tag
     is "O", as `vipie_crf_recognizer` gives them when its `rule_features` is off)."""
-    return [(token_features(ex.tokens, ex.word_ids, rule_tags(recognizer, ex) if recognizer else ["O"] * len(ex.tokens)),
-             ex.tags) for ex in examples]
+    def tags(example: Example) -> list[str]:
+        return rule_tags(recognizer, example) if recognizer else ["O"] * len(example.tokens)
+
+    return [(token_features(ex.tokens, ex.word_ids, tags(ex)), ex.tags) for ex in examples]
 
 
 def tag_scores(gold: list[list[str]], pred: list[list[str]]) -> dict:
@@ -182,7 +209,8 @@ def select_crf(train: list, dev: list, grid: list[CrfSettings], folder: Path,
     for n, settings in enumerate(grid):
         started = time.perf_counter()
         step = max(1, settings.max_iterations // 4)
-        where = f"CRF {n + 1}/{len(grid)} (c1={settings.c1}, c2={settings.c2}, max_iterations={settings.max_iterations})"
+        where = (f"CRF {n + 1}/{len(grid)} (c1={settings.c1}, c2={settings.c2}, "
+                 f"max_iterations={settings.max_iterations})")
 
         def progress(iteration: int) -> None:
             if iteration % step == 0:

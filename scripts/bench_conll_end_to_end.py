@@ -67,7 +67,8 @@ def main() -> None:
     documents = sentence_documents(args.test)
     with tempfile.TemporaryDirectory() as tmp:
         own = Path(tmp) / "evaluate.json"
-        vipie("evaluate", "--gold", str(args.test), "--model", str(args.model), "--json", str(own), "--show-errors", "0")
+        vipie("evaluate", "--gold", str(args.test), "--model", str(args.model), "--json", str(own),
+              "--show-errors", "0")
         recognizer = json.loads(own.read_text(encoding="utf-8"))["entities"]["micro"]
         inputs, outputs = Path(tmp) / "sentences.jsonl", Path(tmp) / "extracted.jsonl"
         inputs.write_text("".join(json.dumps(doc, ensure_ascii=False) + "\n" for doc, _ in documents), encoding="utf-8")

@@ -37,7 +37,9 @@ def evaluate(
     oracle: bool = typer.Option(False, "--oracle", help="Link gold entity spans: fact linking errors without NER errors."),
     splits: Path | None = typer.Option(None, "--splits", help="A splits file; with --split, score only that split."),
     split: str | None = typer.Option(None, "--split", help="The split of --splits to score (e.g. dev, test)."),
-    json_out: Path | None = typer.Option(None, "--json", help="Write the summary report as JSON here (DVC metrics)."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the whole report as JSON here."),
+    metrics_out: Path | None = typer.Option(None, "--metrics", help="Write a few headline figures as JSON here "
+                                            "(DVC metrics: entity micro/macro F1, METRIC F1, fact accuracy, fact F1)."),
     plots: Path | None = typer.Option(None, "--plots", help="Write per_label.json and confusion.json here (DVC plots)."),
     errors_out: Path | None = typer.Option(None, "--errors", help="Write every entity error here (JSON lines)."),
     show_errors: int = typer.Option(20, "--show-errors", min=0, help="Print a table of the first N entity errors."),
@@ -55,6 +57,10 @@ def evaluate(
               f"({', '.join(report['model_labels'])}): the model never predicts it", file=sys.stderr)
     if json_out:
         write_json(json_out, report)
+    if metrics_out:
+        from pipeline.evaluate import headline
+
+        write_json(metrics_out, headline(report))
     if plots:
         rows = [{"label": label, **scores} for label, scores in report["entities"]["per_label"].items()]
         write_json(plots / "per_label.json", rows)

@@ -46,7 +46,8 @@ def comparison_rows(new: dict, old: dict | None) -> list[tuple[str, float | None
         return {label: s["f1-score"] for label, s in report["entities"]["per_label"].items()} if report else {}
 
     before, after = per_label(old), per_label(new)
-    rows = [(label, before.get(label), after.get(label, 0.0)) for label in [*after, *(k for k in before if k not in after)]]
+    labels = [*after, *(label for label in before if label not in after)]
+    rows = [(label, before.get(label), after.get(label, 0.0)) for label in labels]
     old_headline = headline(old) if old else {}
     return rows + [(name, old_headline.get(key), value) for name, key, value in
                    (("entities micro", "entity_micro_f1", headline(new)["entity_micro_f1"]),
@@ -104,7 +105,8 @@ def promote(
     new_report = evaluate_model(gold, None, candidate, False, splits, split)
     old_report = current_report(gold, to, splits, split)
     new, old = headline(new_report), headline(old_report) if old_report else None
-    print_comparison(comparison_rows(new_report, old_report), ", ".join(map(str, gold)) + (f" ({split})" if split else ""))
+    where = ", ".join(map(str, gold)) + (f" ({split})" if split else "")
+    print_comparison(comparison_rows(new_report, old_report), where)
     if seeds_gold.is_file():
         check_against_rules(candidate, seeds_gold)
     else:

@@ -45,6 +45,21 @@ def parse_values(option: str, text: str, kind: type) -> list:
     return values
 
 
+def train_headline(metrics: dict) -> dict:
+    """A few readable dev figures of a training run: the recognizer's strict F1, the CRF settings chosen, and the
+    learned linker's oracle province, year and fact F1."""
+    scores = {}
+    for key in ("dev_crf_tags", "dev_transformer_tags"):
+        if key in metrics:
+            scores["dev_ner_f1"] = metrics[key]["f1"]
+    if "selection" in metrics:
+        scores.update({f"chosen_{k}": v for k, v in metrics["selection"]["chosen"].items()})
+    learned = (metrics.get("linker") or {}).get("dev_oracle", {}).get("learned")
+    if learned:
+        scores.update({f"dev_linker_{k}": learned[k] for k in ("province", "year", "fact_f1")})
+    return scores
+
+
 def report(message: str) -> None:
     """Progress on stderr, so that stdout keeps the JSON summary."""
     print(f"vipie train: {message}", file=sys.stderr, flush=True)
@@ -83,12 +98,21 @@ def train(
     linker_epochs: int = typer.Option(3, "--linker-epochs", help="Cross-encoder linker: passes over the gold facts."),
     linker_learning_rate: float = typer.Option(3e-5, "--linker-learning-rate",
                                                help="Cross-encoder linker: AdamW learning rate."),
-    metrics_out: Path | None = typer.Option(None, "--metrics", help="Also write the dev metrics as JSON here."),
+    metrics_out: Path | None = typer.Option(None, "--metrics", help="Also write a few headline dev figures as JSON "
+                                            "here (DVC metrics; the model card holds them all)."),
 ) -> None:
     """Train an NER backend and the fact linker, and write a model folder usable by `vipie extract --model`."""
     from pipeline.document import read_gold_documents
     from pipeline.model import read_card, write_card
-    from pipeline.train import CONLL_WORD_IDS, attach_linker, crf_grid, dataset_documents, load_splits, read_examples, train_crf
+    from pipeline.train import (
+        CONLL_WORD_IDS,
+        attach_linker,
+        crf_grid,
+        dataset_documents,
+        load_splits,
+        read_examples,
+        train_crf,
+    )
     from pipeline.training_data import data_hash
 
     if backend not in ("crf", "transformer"):
@@ -150,5 +174,5 @@ def train(
         write_card(out, {**read_card(out), "metrics": metrics})
     if metrics_out:
         metrics_out.parent.mkdir(parents=True, exist_ok=True)
-        metrics_out.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        metrics_out.write_text(json.dumps(train_headline(metrics), indent=2) + "\n", encoding="utf-8")
     print(json.dumps({"out": str(out), **metrics}, ensure_ascii=False, indent=2))

@@ -27,10 +27,10 @@ from transformers import (
 
 from pipeline.components import set_merged_ents
 from pipeline.errors import InputError, ModelError
-from pipeline.model import build_pipeline, write_card
-from pipeline.train import tag_scores
 from pipeline.labels import LABEL_NAMES
+from pipeline.model import build_pipeline, write_card
 from pipeline.recognize.merge import merged_rule_labels, tagged_spans
+from pipeline.train import tag_scores
 from pipeline.training_data import Example, entity_labels, paragraph_example, tag_names
 
 INPUT_FILE = "vipie_input.json"
@@ -433,7 +433,8 @@ def train_transformer(train: list[Example], dev: list[Example], out_dir: Path, *
     params = {"epochs": epochs, "learning_rate": learning_rate, "max_length": tagger.settings.max_length,
               "stride": stride, "batch_size": batch_size, "max_steps": max_steps,
               "device": str(resolve_device(device))}
-    write_card(out_dir, {"backend": "transformer", "labels": labels, "rule_labels_merged": merged, "base_model": base_model, "input_view": tagger.settings.view,
+    write_card(out_dir, {"backend": "transformer", "labels": labels, "rule_labels_merged": merged,
+                         "base_model": base_model, "input_view": tagger.settings.view,
                          "params": params, "train_examples": len(train), "dev_examples": len(dev), **card,
                          "metrics": metrics})
     return metrics
