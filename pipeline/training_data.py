@@ -10,6 +10,7 @@ silently.
 """
 
 import hashlib
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,7 +85,8 @@ def read_gold_examples(structure_nlp, paths: Iterable[Path], problems: list[str]
 def read_conll(path: Path, label_map: dict[str, str] | None = None) -> list[Example]:
     """Examples from a CoNLL file: one token per line (first column), its BIO tag last, blank lines between
     sentences. Tokens may be syllables or "_"-joined words (VLSP 2016, PhoNER_COVID19); a word is split into
-    syllables, the first keeping the word's tag and the rest continuing it. `label_map` renames entity types
+    syllables, the first keeping the word's tag and the rest continuing it. Tokens are read in NFC, as vipie reads
+    every text (a file in another form would index other characters). `label_map` renames entity types
     (e.g. {"PER": "OFFICIAL"}); unmapped types are kept as they are.
 
     Raises:
@@ -111,7 +113,7 @@ def read_conll(path: Path, label_map: dict[str, str] | None = None) -> list[Exam
                 continue
             if len(columns) < 2:
                 raise InputError(f"{path}:{line_no}: a CoNLL line needs a token and a tag")
-            word, tag = columns[0], columns[-1]
+            word, tag = unicodedata.normalize("NFC", columns[0]), columns[-1]
             prefix, _, label = tag.partition("-")
             label = label_map.get(label, label)
             word_id = word_ids[-1] + 1 if word_ids else 0

@@ -1,4 +1,5 @@
 import json
+import unicodedata
 
 import pytest
 
@@ -166,3 +167,16 @@ def test_a_model_of_another_label_set_merges_no_rule_labels(other_labels):
     # The rules would add AGENCY, OFFICIAL and METRIC, labels this model does not know.
     assert labels and labels <= set(card["labels"])
     assert {s.label_ for s in doc.spans["rule_ents"]} & {"AGENCY", "OFFICIAL", "METRIC"}
+
+
+def test_conll_sentences_are_read_in_nfc_and_in_vipies_tokens(tmp_path):
+    path = tmp_path / "covid.conll"
+    text = "ở\tO\nTP.\tB-LOCATION\nHCM\tI-LOCATION\n,\tO\nN.H.N.\tB-NAME\nhoà\tO\n"
+    path.write_text(unicodedata.normalize("NFD", text), encoding="utf-8")
+    assert read_conll(path)[0].tokens[-1] == unicodedata.normalize("NFC", "hoà")
+    (example,) = read_examples([path], {}, [], tokenize_words=str.split)
+    assert list(zip(example.tokens, example.tags)) == [
+        ("ở", "O"), ("TP", "B-LOCATION"), (".", "I-LOCATION"), ("HCM", "I-LOCATION"), (",", "O"), ("N.H.N", "B-NAME"),
+        (".", "I-NAME"), ("hoà", "O")]
+    text, starts, ends = example_text(example)
+    assert text == "ở TP. HCM, N.H.N. hoà" and text[starts[1]:ends[3]] == "TP. HCM"
