@@ -24,10 +24,11 @@ from pipeline.errors import ModelError
 from pipeline.facts.learned import LearnedLinker, linker_files
 from pipeline.facts.link import EntitySpan, FactLinker, LinkContext
 from pipeline.facts.officials import link_officials
+from pipeline.labels import LABEL_NAMES
 from pipeline.layout import analyse_layout, load_boilerplate
 from pipeline.provinces import default_resolver
 from pipeline.recognize.crf import MODEL_FILE, CrfModel, spans_to_tags, token_features
-from pipeline.recognize.merge import SourcedSpan, merge_spans, tagged_spans
+from pipeline.recognize.merge import SourcedSpan, keep_labels, merge_spans, tagged_spans
 from pipeline.recognize.rules import RuleRecognizer
 from pipeline.segment import WordTokenizer, segment_words, underthesea_segmenter
 from pipeline.training_data import paragraph_example
@@ -153,12 +154,15 @@ class RuleEntityRecognizer:
         return doc
 
 
-def set_merged_ents(doc: Doc, model_spans: list[SourcedSpan], precedence: dict[str, list[str]]) -> None:
-    """Set `doc.ents` from a statistical recognizer's spans merged with the rules' (`doc.spans[RULE_SPANS]`);
-    each entity keeps the score and source of the span that won."""
+def set_merged_ents(doc: Doc, model_spans: list[SourcedSpan], precedence: dict[str, list[str]],
+                    rule_labels: list[str]) -> None:
+    """Set `doc.ents` from a statistical recognizer's spans merged with the rules' (`doc.spans[RULE_SPANS]`) of
+    `rule_labels` (the model folder's config says which); each entity keeps the score and source of the span that
+    won."""
     rules = list(doc.spans.get(RULE_SPANS, []))
     sources = {(s.start_char, s.end_char, s.label_): s._.source for s in rules}
-    candidates = [SourcedSpan(s.start_char, s.end_char, s.label_, s._.score or 0.0, "rules") for s in rules]
+    candidates = keep_labels([SourcedSpan(s.start_char, s.end_char, s.label_, s._.score or 0.0, "rules")
+                              for s in rules], rule_labels)
     ents = []
     for chosen in merge_spans(candidates + model_spans, precedence):
         span = doc.char_span(chosen.start, chosen.end, label=chosen.label, alignment_mode="strict")
@@ -172,28 +176,33 @@ def set_merged_ents(doc: Doc, model_spans: list[SourcedSpan], precedence: dict[s
 
 
 class CrfEntityRecognizer:
-    """Tags paragraphs with the CRF (rule tags as features) and merges its spans with the rules' spans.
+    """Tags paragraphs with the CRF (rule tags as features unless `rule_features` is off) and merges its spans with
+    the rules' spans of `rule_labels`.
 
     A CRF span whose mean marginal probability is below `min_score` is not a candidate.
     """
 
-    def __init__(self, precedence: dict[str, list[str]], min_score: float):
+    def __init__(self, precedence: dict[str, list[str]], min_score: float, rule_labels: list[str],
+                 rule_features: bool):
         self.precedence = precedence
         self.min_score = min_score
+        self.rule_labels = rule_labels
+        self.rule_features = rule_features
         self.model: CrfModel | None = None
         self.model_path: Path | None = None
 
     def __call__(self, doc: Doc) -> Doc:
         if self.model is None:
             raise ModelError("the CRF recognizer has no trained model; load a model folder made by `vipie train`")
-        rule_spans = [(s.start_char, s.end_char, s.label_) for s in doc.spans.get(RULE_SPANS, [])]
+        rule_spans = ([(s.start_char, s.end_char, s.label_) for s in doc.spans.get(RULE_SPANS, [])]
+                      if self.rule_features else [])
         spans = []
         for n, paragraph in enumerate(doc.spans.get("paragraphs", [])):
             example = paragraph_example(str(n), paragraph)
             rule_tags = spans_to_tags(example.starts, example.ends, rule_spans)
             tags, marginals = self.model.tag(token_features(example.tokens, example.word_ids, rule_tags))
             spans.extend(tagged_spans(example.starts, example.ends, tags, marginals, "crf", self.min_score))
-        set_merged_ents(doc, spans, self.precedence)
+        set_merged_ents(doc, spans, self.precedence, self.rule_labels)
         return doc
 
     def use_model_file(self, model_file: Path) -> None:
@@ -284,19 +293,24 @@ def make_rule_recognizer(nlp: Language, name: str) -> RuleEntityRecognizer:
     return RuleEntityRecognizer()
 
 
+# A config without `rule_labels` (a folder written before models said which) merges every rule label, as it did.
 @Language.factory("vipie_crf_recognizer", assigns=["doc.ents"], requires=["doc.spans"],
-                  default_config={"precedence": DEFAULT_PRECEDENCE, "min_score": 0.0})
-def make_crf_recognizer(nlp: Language, name: str, precedence: dict, min_score: float) -> CrfEntityRecognizer:
-    return CrfEntityRecognizer(precedence, min_score)
+                  default_config={"precedence": DEFAULT_PRECEDENCE, "min_score": 0.0, "rule_labels": list(LABEL_NAMES),
+                                  "rule_features": True})
+def make_crf_recognizer(nlp: Language, name: str, precedence: dict, min_score: float, rule_labels: list[str],
+                        rule_features: bool) -> CrfEntityRecognizer:
+    return CrfEntityRecognizer(precedence, min_score, rule_labels, rule_features)
 
 
 @Language.factory("vipie_transformer_recognizer", assigns=["doc.ents"], requires=["doc.spans"],
-                  default_config={"precedence": TRANSFORMER_PRECEDENCE, "device": "auto", "batch_size": 8})
-def make_transformer_recognizer(nlp: Language, name: str, precedence: dict, device: str, batch_size: int):
+                  default_config={"precedence": TRANSFORMER_PRECEDENCE, "device": "auto", "batch_size": 8,
+                                  "rule_labels": list(LABEL_NAMES)})
+def make_transformer_recognizer(nlp: Language, name: str, precedence: dict, device: str, batch_size: int,
+                                rule_labels: list[str]):
     # Imported here: torch and transformers load only for pipelines that use this component.
     from pipeline.recognize.transformer import TransformerEntityRecognizer
 
-    return TransformerEntityRecognizer(precedence, device, batch_size)
+    return TransformerEntityRecognizer(precedence, device, batch_size, rule_labels)
 
 
 @Language.factory("vipie_fact_linker", assigns=["doc._.facts", "doc._.province", "doc._.officials"],

@@ -21,9 +21,9 @@ from seqeval.scheme import IOB2
 
 from pipeline.errors import InputError
 from pipeline.facts.link import YEAR_IN_TEXT
-from pipeline.labels import LABEL_NAMES, NATIONAL
+from pipeline.labels import NATIONAL
 from pipeline.tokenize import syllable_tokens
-from pipeline.training_data import tag_tokens
+from pipeline.training_data import label_order, tag_tokens
 
 FACT_FIELDS = ("value", "unit", "qualifier", "province", "year", "status")
 SENTENCE_END = regex.compile(r"[.!?;](?=\s)")
@@ -66,8 +66,7 @@ def pair_documents(gold: list[dict], pred: list[dict]) -> list[tuple[dict, dict]
 
 def entity_labels(pairs: list[tuple[dict, dict]]) -> list[str]:
     """Every label of the gold and predicted entities: the project's labels in their order, then the others sorted."""
-    found = {e["label"] for gold, pred in pairs for e in (*gold["entities"], *pred["entities"])}
-    return [label for label in LABEL_NAMES if label in found] + sorted(found - set(LABEL_NAMES))
+    return label_order(e["label"] for gold, pred in pairs for e in (*gold["entities"], *pred["entities"]))
 
 
 def unknown_labels(gold: list[dict], known: Iterable[str]) -> dict[str, int]:
@@ -324,6 +323,69 @@ def fact_scores(pairs: list[tuple[dict, dict]]) -> dict:
                         for name, tally in by_evidence.items()},
         "fact_level": {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)},
     }
+
+
+def headline(report: dict) -> dict:
+    """A few readable figures of an evaluation report (DVC metrics): documents, entity micro/macro F1, METRIC F1,
+    and for facts (JSONL gold only) value, province and year accuracy, indicator span token F1, fact-level F1."""
+    entities = report["entities"]
+    scores = {"documents": report["documents"], "entity_micro_f1": entities["micro"]["f1-score"],
+              "entity_macro_f1": entities["macro"]["f1-score"]}
+    if "METRIC" in entities["per_label"]:
+        scores["metric_f1"] = entities["per_label"]["METRIC"]["f1-score"]
+    facts = report.get("facts")
+    if facts:
+        scores.update({f"{name}_accuracy": facts["accuracy"][name] for name in ("value", "province", "year")})
+        scores["indicator_span_token_f1"] = (facts.get("indicator_span") or {}).get("token_f1")
+        scores["fact_f1"] = facts["fact_level"]["f1"]
+    return scores
+
+
+def tag_entity_scores(gold_tags: list[list[str]], pred_tags: list[list[str]]) -> dict:
+    """`entity_scores` of IOB2 tag sequences over the same tokens (strict, every label of either side)."""
+    report = classification_report(gold_tags, pred_tags, mode="strict", scheme=IOB2, output_dict=True,
+                                   zero_division=0)
+    labels = label_order(tag.partition("-")[2] for tags in (*gold_tags, *pred_tags) for tag in tags if tag != "O")
+    return {
+        "per_label": {label: {k: round(float(report[label][k]), 4) for k in ("precision", "recall", "f1-score",
+                                                                            "support")}
+                      for label in labels if label in report},
+        "micro": {k: round(float(report["micro avg"][k]), 4) for k in ("precision", "recall", "f1-score")},
+        "macro": {k: round(float(report["macro avg"][k]), 4) for k in ("precision", "recall", "f1-score")},
+        "alignment_problems": [],
+    }
+
+
+def model_tags(nlp, examples: list) -> list[list[str]]:
+    """The tags a model's own recognizer (CRF or transformer) gives the tokens of `examples`, read as in training
+    (rule features when the model uses them, word ids as `pipeline.train.read_examples` gives them).
+
+    Raises:
+        InputError: the model has no trained recognizer (the rules alone tag text, not given tokens).
+    """
+    from pipeline.train import crf_sequences
+
+    if "vipie_crf_recognizer" in nlp.pipe_names:
+        crf = nlp.get_pipe("vipie_crf_recognizer")
+        recognizer = nlp.get_pipe("vipie_rule_recognizer").recognizer if crf.rule_features else None
+        return [crf.model.tag(features)[0] for features, _ in crf_sequences(recognizer, examples)]
+    if "vipie_transformer_recognizer" in nlp.pipe_names:
+        transformer = nlp.get_pipe("vipie_transformer_recognizer")
+        return [tags for tags, _ in transformer.tagger.tag(examples, transformer.batch_size)]
+    raise InputError("CoNLL gold scores a trained model's recognizer on the file's tokens, and this model has none "
+                     "(rules only); give --model a folder made by `vipie train`, or gold JSONL")
+
+
+def evaluate_tags(examples: list, predicted: list[list[str]]) -> dict:
+    """The report of a recognizer's tags against CoNLL gold: entities only (no facts), strict IOB2."""
+    return {"documents": len(examples), "entities": tag_entity_scores([ex.tags for ex in examples], predicted)}
+
+
+def unknown_tag_labels(examples: list, known: Iterable[str]) -> dict[str, int]:
+    """`unknown_labels` of CoNLL examples: gold labels outside `known`, with their number of spans."""
+    known = set(known)
+    return dict(sorted(Counter(tag[2:] for ex in examples for tag in ex.tags
+                               if tag.startswith("B-") and tag[2:] not in known).items()))
 
 
 def evaluate(gold: list[dict], pred: list[dict]) -> dict:

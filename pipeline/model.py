@@ -12,7 +12,6 @@ from pathlib import Path, PurePosixPath
 
 from pipeline import __version__
 from pipeline.errors import ModelError
-from pipeline.labels import LABEL_NAMES
 
 BACKEND_COMPONENTS = {
     "rules": ("vipie_layout", "vipie_word_segmenter", "vipie_rule_recognizer", "vipie_fact_linker"),
@@ -58,9 +57,11 @@ def file_checksums(model_dir: Path) -> dict[str, str]:
 def write_card(model_dir: Path, card: dict) -> None:
     """Write the model card: `card.json` for machines and `README.md` for people.
 
-    The card's `files` are the checksums of the folder as it is now: write the card last, when every file exists.
+    `card["labels"]` is the label set the model knows (from its training data); evaluation warns on gold labels
+    outside it. The card's `files` are the checksums of the folder as it is now: write the card last, when every
+    file exists.
     """
-    card = {"labels": list(LABEL_NAMES), "vipie_version": __version__, **card, "files": file_checksums(model_dir)}
+    card = {"vipie_version": __version__, **card, "files": file_checksums(model_dir)}
     (model_dir / CARD_FILE).write_text(json.dumps(card, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     lines = [f"# vipie model: {card.get('backend')}", ""]
     for key, value in card.items():

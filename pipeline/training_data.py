@@ -10,14 +10,13 @@ silently.
 """
 
 import hashlib
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.errors import InputError
 from pipeline.labels import LABEL_NAMES
-
-IOB2_TAGS: tuple[str, ...] = ("O", *(f"{prefix}-{label}" for label in LABEL_NAMES for prefix in ("B", "I")))
 
 
 @dataclass
@@ -86,7 +85,8 @@ def read_gold_examples(structure_nlp, paths: Iterable[Path], problems: list[str]
 def read_conll(path: Path, label_map: dict[str, str] | None = None) -> list[Example]:
     """Examples from a CoNLL file: one token per line (first column), its BIO tag last, blank lines between
     sentences. Tokens may be syllables or "_"-joined words (VLSP 2016, PhoNER_COVID19); a word is split into
-    syllables, the first keeping the word's tag and the rest continuing it. `label_map` renames entity types
+    syllables, the first keeping the word's tag and the rest continuing it. Tokens are read in NFC, as vipie reads
+    every text (a file in another form would index other characters). `label_map` renames entity types
     (e.g. {"PER": "OFFICIAL"}); unmapped types are kept as they are.
 
     Raises:
@@ -113,7 +113,7 @@ def read_conll(path: Path, label_map: dict[str, str] | None = None) -> list[Exam
                 continue
             if len(columns) < 2:
                 raise InputError(f"{path}:{line_no}: a CoNLL line needs a token and a tag")
-            word, tag = columns[0], columns[-1]
+            word, tag = unicodedata.normalize("NFC", columns[0]), columns[-1]
             prefix, _, label = tag.partition("-")
             label = label_map.get(label, label)
             word_id = word_ids[-1] + 1 if word_ids else 0
@@ -128,10 +128,21 @@ def read_conll(path: Path, label_map: dict[str, str] | None = None) -> list[Exam
     return examples
 
 
+def label_order(found: Iterable[str]) -> list[str]:
+    """Labels in the order reports and model cards list them: vipie's in their order, then any other sorted."""
+    found = set(found)
+    return [label for label in LABEL_NAMES if label in found] + sorted(found - set(LABEL_NAMES))
+
+
+def entity_labels(examples: Iterable[Example]) -> list[str]:
+    """The entity labels the examples' tags use (`label_order`): the label set a model trained on them knows,
+    written to its card."""
+    return label_order(tag.partition("-")[2] for ex in examples for tag in ex.tags if tag != "O")
+
+
 def tag_names(examples: Iterable[Example]) -> list[str]:
-    """The IOB2 tag set: vipie's labels plus any other type the examples use (a public CoNLL set's)."""
-    extra = sorted({t for ex in examples for t in ex.tags} - set(IOB2_TAGS))
-    return [*IOB2_TAGS, *extra]
+    """The IOB2 tag set of the examples' labels: "O", then B- and I- of each label of `entity_labels`."""
+    return ["O", *(f"{prefix}-{label}" for label in entity_labels(examples) for prefix in ("B", "I"))]
 
 
 def to_dataset_dict(splits: dict[str, list[Example]]):

@@ -1,12 +1,15 @@
 import json
+import unicodedata
 
 import pytest
 
 import pipeline
+from pipeline.errors import InputError
+from pipeline.labels import LABEL_NAMES
 from pipeline.recognize.crf import example_text, shape, spans_to_tags, token_features
-from pipeline.recognize.merge import SourcedSpan, merge_spans, tags_to_spans
-from pipeline.train import read_examples, train_crf
-from pipeline.training_data import Example, read_conll, to_dataset_dict
+from pipeline.recognize.merge import SourcedSpan, merge_spans, merged_rule_labels, tags_to_spans
+from pipeline.train import crf_grid, crf_sequences, read_examples, train_crf
+from pipeline.training_data import Example, entity_labels, read_conll, tag_names, to_dataset_dict
 
 
 def test_shape_collapses_runs():
@@ -83,7 +86,8 @@ def test_gold_examples_and_dataset_features(tmp_path):
 def test_train_crf_writes_a_model_that_extracts(tmp_path):
     problems = []
     examples = read_examples([toy_gold(tmp_path)], {}, problems)
-    metrics = train_crf(examples[:5], examples[5:], tmp_path / "model", 0.05, 0.01, 50, None, {"data_hash": "x"})
+    metrics = train_crf(examples[:5], examples[5:], tmp_path / "model", crf_grid([0.05], [0.01], [50]),
+                        {"data_hash": "x"})
     assert metrics["dev_crf_tags"]["f1"] > 0.5
     nlp = pipeline.load(tmp_path / "model")
     assert "vipie_crf_recognizer" in nlp.pipe_names
@@ -92,3 +96,87 @@ def test_train_crf_writes_a_model_that_extracts(tmp_path):
     assert all(e._.source for e in doc.ents)
     card = json.loads((tmp_path / "model" / "card.json").read_text(encoding="utf-8"))
     assert card["backend"] == "crf" and card["labels"][0] == "AGENCY"
+
+
+def test_conll_word_ids_come_from_the_segmentation_extraction_reads(tmp_path):
+    path = tmp_path / "syllables.conll"
+    path.write_text("Sở\tB-ORG\nY\tI-ORG\ntế\tI-ORG\ncó\tO\n.\tO\n", encoding="utf-8")
+    assert read_conll(path)[0].word_ids == [0, 1, 2, 3, 4]  # the file: one word per syllable
+    (example,) = read_examples([path], {}, [], tokenize_words=lambda view: ["Sở", "Y tế", "có", "."])
+    assert example.word_ids == [0, 1, 1, 2, 3]
+    assert "word=y_tế" in token_features(example.tokens, example.word_ids, ["O"] * 5)[1]
+
+
+def test_the_label_set_comes_from_the_data():
+    examples = [Example("a", ["x", "y", "z"], ["B-PATIENT_ID", "O", "B-DATE"], [0, 1, 2])]
+    assert entity_labels(examples) == ["DATE", "PATIENT_ID"]
+    assert tag_names(examples) == ["O", "B-DATE", "I-DATE", "B-PATIENT_ID", "I-PATIENT_ID"]
+    assert merged_rule_labels(["OFFICIAL", "AGENCY"], LABEL_NAMES) == list(LABEL_NAMES)
+    assert merged_rule_labels(["DATE", "PATIENT_ID"], LABEL_NAMES) == []
+
+
+def test_without_rule_features_every_rule_tag_is_o():
+    examples = [Example("a", ["Sở", "Nội", "vụ"], ["B-AGENCY", "I-AGENCY", "I-AGENCY"], [0, 1, 1])]
+    ((features, tags),) = crf_sequences(None, examples)
+    assert tags == examples[0].tags and all("rule=O" in f for f in features)
+
+
+@pytest.fixture(scope="module")
+def other_labels(tmp_path_factory):
+    """A CRF trained on toy gold relabelled into another label set (no rule features), chosen on dev among two
+    settings, one of them a single L-BFGS iteration."""
+    folder = tmp_path_factory.mktemp("other_labels")
+    examples = read_examples([toy_gold(folder)], {}, [])
+    renamed = {"OFFICIAL": "NAME", "AGENCY": "ORGANIZATION", "METRIC": "AMOUNT"}
+    for example in examples:
+        example.tags = [tag[:2] + renamed.get(tag[2:], tag[2:]) if tag != "O" else tag for tag in example.tags]
+    progress = []
+    metrics = train_crf(examples[:4], examples[4:], folder / "model", crf_grid([0.05], [0.01], [1, 50]), {},
+                        rule_features=False, report=progress.append)
+    return folder / "model", metrics, progress
+
+
+@pytest.mark.slow
+def test_model_selection_keeps_the_best_dev_setting_and_says_so(other_labels):
+    model, metrics, progress = other_labels
+    selection = metrics["selection"]
+    assert [row["max_iterations"] for row in selection["grid"]] == [1, 50]
+    assert selection["chosen"]["max_iterations"] == 50
+    assert selection["grid"][1]["dev_f1"] > selection["grid"][0]["dev_f1"]
+    card = json.loads((model / "card.json").read_text(encoding="utf-8"))
+    assert card["params"]["max_iterations"] == 50 and card["metrics"]["selection"] == selection
+    assert any("CRF 2/2" in line and "dev F1" in line for line in progress) and "chosen on dev" in progress[-1]
+
+
+def test_a_grid_without_dev_examples_is_refused(tmp_path):
+    examples = [Example("a", ["x"], ["O"], [0])]
+    with pytest.raises(InputError, match="no dev examples"):
+        train_crf(examples, [], tmp_path / "m", crf_grid([0.05, 0.1], [0.01], [10]), {})
+
+
+@pytest.mark.slow
+def test_a_model_of_another_label_set_merges_no_rule_labels(other_labels):
+    model, _, _ = other_labels
+    card = json.loads((model / "card.json").read_text(encoding="utf-8"))
+    assert card["labels"] == ["TITLE", "DATE", "LOCATION", "AMOUNT", "NAME", "ORGANIZATION"]
+    assert card["rule_labels_merged"] == [] and card["rule_features"] is False
+    nlp = pipeline.load(model)
+    assert nlp.get_pipe("vipie_crf_recognizer").rule_labels == []
+    doc = pipeline.process(nlp, "Giám đốc Sở Nội vụ Nguyễn Văn Bình cho biết tỉnh Lào Cai có 700 hồ sơ trong năm 2024.")
+    labels = {e.label_ for e in doc.ents}
+    # The rules would add AGENCY, OFFICIAL and METRIC, labels this model does not know.
+    assert labels and labels <= set(card["labels"])
+    assert {s.label_ for s in doc.spans["rule_ents"]} & {"AGENCY", "OFFICIAL", "METRIC"}
+
+
+def test_conll_sentences_are_read_in_nfc_and_in_vipies_tokens(tmp_path):
+    path = tmp_path / "covid.conll"
+    text = "ở\tO\nTP.\tB-LOCATION\nHCM\tI-LOCATION\n,\tO\nN.H.N.\tB-NAME\nhoà\tO\n"
+    path.write_text(unicodedata.normalize("NFD", text), encoding="utf-8")
+    assert read_conll(path)[0].tokens[-1] == unicodedata.normalize("NFC", "hoà")
+    (example,) = read_examples([path], {}, [], tokenize_words=str.split)
+    assert list(zip(example.tokens, example.tags)) == [
+        ("ở", "O"), ("TP", "B-LOCATION"), (".", "I-LOCATION"), ("HCM", "I-LOCATION"), (",", "O"), ("N.H.N", "B-NAME"),
+        (".", "I-NAME"), ("hoà", "O")]
+    text, starts, ends = example_text(example)
+    assert text == "ở TP. HCM, N.H.N. hoà" and text[starts[1]:ends[3]] == "TP. HCM"

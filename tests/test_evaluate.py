@@ -7,6 +7,7 @@ from pipeline.evaluate import (
     error_confusion,
     evaluate,
     fact_scores,
+    headline,
     indicator_f1,
     predict_with_gold_entities,
     unknown_labels,
@@ -201,3 +202,38 @@ def test_evaluate_cli_warns_on_gold_labels_the_model_does_not_know(tmp_path, mon
     warnings = [line for line in err.splitlines() if "gold label" in line]
     assert len(warnings) == 1 and "gold label PATIENT_ID (1 span) is not among the model's labels" in warnings[0]
     assert "PATIENT_ID" in out and "entity errors" not in out
+
+
+def test_headline_keeps_a_few_readable_figures():
+    gold = dict(GOLD, facts=[])
+    pred = dict(doc([("DATE", "Năm 2020"), ("METRIC", "trên 888.000")]), facts=[])
+    figures = headline(evaluate([gold], [pred]))
+    assert figures["documents"] == 1 and figures["metric_f1"] == 1.0 and figures["entity_micro_f1"] == 0.8
+    assert set(figures) == {"documents", "entity_micro_f1", "entity_macro_f1", "metric_f1", "value_accuracy",
+                            "province_accuracy", "year_accuracy", "indicator_span_token_f1", "fact_f1"}
+
+
+@pytest.mark.slow
+def test_conll_gold_scores_the_model_on_its_tokens_and_warns_on_unknown_labels(tmp_path, monkeypatch, capsys):
+    from pipeline.train import crf_grid, read_examples, train_crf
+
+    sentence = ("Bệnh\tO\nnhân\tO\n{n}\tB-PATIENT_ID\nlà\tO\nphi\tB-JOB\ncông\tI-JOB\n,\tO\n{age}\tB-AGE\n"
+                "tuổi\tO\n.\tO\n")
+    train = tmp_path / "train.conll"
+    train.write_text("\n".join(sentence.format(n=f"BN{i}", age=30 + i) for i in range(8)), encoding="utf-8")
+    train_crf(read_examples([train], {}, []), [], tmp_path / "model", crf_grid([0.05], [0.01], [50]), {},
+              rule_features=False)
+    test = tmp_path / "test.conll"
+    test.write_text(sentence.format(n="BN91", age=43) + "\nAnh\tB-NATIONALITY\n.\tO\n", encoding="utf-8")
+    metrics = tmp_path / "metrics.json"
+    status, out, err = run_vipie(monkeypatch, capsys, "evaluate", "--gold", test, "--model", tmp_path / "model",
+                                 "--metrics", metrics)
+    assert status == 0, err
+    figures = json.loads(metrics.read_text(encoding="utf-8"))
+    # Three of the four gold spans found, nothing spurious: P 1, R 0.75.
+    assert figures == {"documents": 2, "entity_micro_f1": round(2 * 0.75 / 1.75, 4), "entity_macro_f1": 0.75}
+    assert "gold label NATIONALITY (1 span) is not among the model's labels (AGE, JOB, PATIENT_ID)" in err
+    assert "CoNLL" in out and "PATIENT_ID" in out
+
+    status, _, err = run_vipie(monkeypatch, capsys, "evaluate", "--gold", test, "--gold", tmp_path / "x.jsonl")
+    assert status == 2 and "CoNLL gold is scored on its own tokens" in err

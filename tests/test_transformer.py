@@ -254,7 +254,7 @@ def test_entities_are_spans_of_the_text(trained, tmp_path, kind):
 
 
 def test_missing_model_is_a_model_error(nlp, tmp_path):
-    recognizer = TransformerEntityRecognizer({}, "cpu", 8)
+    recognizer = TransformerEntityRecognizer({}, "cpu", 8, [])
     with pytest.raises(ModelError, match="model.safetensors"):
         recognizer.from_disk(tmp_path)
     with pytest.raises(ModelError, match="no fine-tuned model"):

@@ -13,14 +13,13 @@ from pipeline.cli import app
 from pipeline.errors import InputError
 
 
-def predict(model: Path | None, gold: list[dict], oracle: bool) -> list[dict]:
-    """Records predicted by a model for the gold documents; with `oracle`, linking gold entity spans."""
+def predict(nlp, gold: list[dict], oracle: bool) -> list[dict]:
+    """Records a loaded pipeline predicts for the gold documents; with `oracle`, linking gold entity spans."""
     import pipeline
     from pipeline.document import Document
     from pipeline.evaluate import predict_with_gold_entities
     from pipeline.extract import to_record
 
-    nlp = pipeline.load(model)
     records = []
     for doc in gold:
         document = Document(doc["id"], doc["text"], dict(doc.get("meta") or {}))
@@ -31,13 +30,16 @@ def predict(model: Path | None, gold: list[dict], oracle: bool) -> list[dict]:
 
 @app.command()
 def evaluate(
-    gold: list[Path] = typer.Option(..., "--gold", help="Gold documents (JSONL, CONTRACT.md format); repeatable."),
+    gold: list[Path] = typer.Option(..., "--gold", help="Gold documents (JSONL, CONTRACT.md format), or CoNLL files "
+                                    "(any other suffix: the model's recognizer on their tokens); repeatable."),
     pred: Path | None = typer.Option(None, "--pred", help="Predicted documents (JSONL) to score."),
     model: Path | None = typer.Option(None, "--model", help="Score this model folder (default: the shipped one)."),
     oracle: bool = typer.Option(False, "--oracle", help="Link gold entity spans: fact linking errors without NER errors."),
     splits: Path | None = typer.Option(None, "--splits", help="A splits file; with --split, score only that split."),
     split: str | None = typer.Option(None, "--split", help="The split of --splits to score (e.g. dev, test)."),
-    json_out: Path | None = typer.Option(None, "--json", help="Write the summary report as JSON here (DVC metrics)."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the whole report as JSON here."),
+    metrics_out: Path | None = typer.Option(None, "--metrics", help="Write a few headline figures as JSON here "
+                                            "(DVC metrics: entity micro/macro F1, METRIC F1, fact accuracy, fact F1)."),
     plots: Path | None = typer.Option(None, "--plots", help="Write per_label.json and confusion.json here (DVC plots)."),
     errors_out: Path | None = typer.Option(None, "--errors", help="Write every entity error here (JSON lines)."),
     show_errors: int = typer.Option(20, "--show-errors", min=0, help="Print a table of the first N entity errors."),
@@ -55,6 +57,10 @@ def evaluate(
               f"({', '.join(report['model_labels'])}): the model never predicts it", file=sys.stderr)
     if json_out:
         write_json(json_out, report)
+    if metrics_out:
+        from pipeline.evaluate import headline
+
+        write_json(metrics_out, headline(report))
     if plots:
         rows = [{"label": label, **scores} for label, scores in report["entities"]["per_label"].items()]
         write_json(plots / "per_label.json", rows)
@@ -68,10 +74,14 @@ def evaluate(
 
 def evaluate_model(gold: list[Path], pred: Path | None, model: Path | None, oracle: bool, splits: Path | None,
                    split: str | None) -> dict:
-    """The evaluation report of predictions (or of a model's predictions) against gold documents.
+    """The evaluation report of predictions (or of a model's predictions) against gold documents, or of a model's
+    recognizer against CoNLL files (`evaluate_conll`).
 
     With a model, the report names its labels (`model_labels`, from its card) and the gold labels outside them
     with their number of spans (`unknown_gold_labels`); both are empty for --pred or a card without labels.
+
+    Raises:
+        InputError: CoNLL gold mixed with JSONL gold, or given with --pred, --oracle or --splits.
     """
     import pipeline
     from pipeline.document import read_gold_documents as read_gold
@@ -79,16 +89,38 @@ def evaluate_model(gold: list[Path], pred: Path | None, model: Path | None, orac
     from pipeline.evaluate import select_split, unknown_labels
     from pipeline.model import read_card
 
+    conll = [path for path in gold if path.suffix != ".jsonl"]
+    if conll:
+        if len(conll) != len(gold) or pred or oracle or splits:
+            raise InputError(f"{conll[0]}: CoNLL gold is scored on its own tokens, with --model only; give CoNLL "
+                             "files alone, without --pred, --oracle or --splits")
+        return evaluate_conll(conll, model)
     gold_docs = [doc for path in gold for doc in read_gold(path)]
     if splits:
         gold_docs = select_split(gold_docs, splits, split)
-    pred_docs = read_gold(pred) if pred else predict(model, gold_docs, oracle)
+    pred_docs = read_gold(pred) if pred else predict(pipeline.load(model), gold_docs, oracle)
     report = run_evaluation(gold_docs, pred_docs)
     report["mode"] = "oracle" if oracle else "end-to-end"
     model_labels = [] if pred else read_card(model or pipeline.DEFAULT_MODEL).get("labels") or []
     report["model_labels"] = model_labels
     report["unknown_gold_labels"] = unknown_labels(gold_docs, model_labels) if model_labels else {}
     return report
+
+
+def evaluate_conll(paths: list[Path], model: Path | None) -> dict:
+    """The report of a model's own recognizer on the tokens of CoNLL files (strict IOB2, entities only): the
+    model's score before tokenization and segmentation of raw text, to set beside its end-to-end score."""
+    import pipeline
+    from pipeline.evaluate import evaluate_tags, model_tags, unknown_tag_labels
+    from pipeline.model import read_card
+    from pipeline.train import read_examples
+
+    examples = read_examples(paths, {}, [])
+    report = evaluate_tags(examples, model_tags(pipeline.load(model), examples))
+    model_labels = read_card(model or pipeline.DEFAULT_MODEL).get("labels") or []
+    return {**report, "mode": "recognizer on CoNLL tokens", "model_labels": model_labels,
+            "unknown_gold_labels": unknown_tag_labels(examples, model_labels) if model_labels else {},
+            "confusion": [], "entity_errors": []}
 
 
 def write_json(path: Path, data) -> None:
@@ -135,6 +167,8 @@ def print_report(report: dict) -> None:
         s = entities[name]
         table.add_row(f"[bold]{name}[/]", f"{s['precision']:.3f}", f"{s['recall']:.3f}", f"{s['f1-score']:.3f}", "")
     console.print(table)
+    if "facts" not in report:
+        return
     console.print("errors: " + ", ".join(f"{k} {v}" for k, v in report["errors"]["kinds"].items()))
     facts = report["facts"]
     accuracy = ", ".join(f"{k} {v:.3f}" for k, v in facts["accuracy"].items() if v is not None)

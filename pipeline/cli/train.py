@@ -1,6 +1,7 @@
 """`vipie prepare` and `vipie train`: datasets from gold, and NER models from datasets."""
 
 import json
+import sys
 from pathlib import Path
 
 import typer
@@ -29,6 +30,41 @@ def parse_label_map(text: str) -> dict[str, str]:
     return {a.strip(): b.strip() for a, b in pairs}
 
 
+def parse_values(option: str, text: str, kind: type) -> list:
+    """The comma-separated values of a grid option ("0.05" or "0.02,0.05,0.1").
+
+    Raises:
+        InputError: a value is not a `kind`.
+    """
+    try:
+        values = [kind(item) for item in text.split(",") if item.strip()]
+    except ValueError:
+        values = []
+    if not values:
+        raise InputError(f"{option} {text!r}: give a {kind.__name__} or several separated by commas (e.g. 0.05,0.1)")
+    return values
+
+
+def train_headline(metrics: dict) -> dict:
+    """A few readable dev figures of a training run: the recognizer's strict F1, the CRF settings chosen, and the
+    learned linker's oracle province, year and fact F1."""
+    scores = {}
+    for key in ("dev_crf_tags", "dev_transformer_tags"):
+        if key in metrics:
+            scores["dev_ner_f1"] = metrics[key]["f1"]
+    if "selection" in metrics:
+        scores.update({f"chosen_{k}": v for k, v in metrics["selection"]["chosen"].items()})
+    learned = (metrics.get("linker") or {}).get("dev_oracle", {}).get("learned")
+    if learned:
+        scores.update({f"dev_linker_{k}": learned[k] for k in ("province", "year", "fact_f1")})
+    return scores
+
+
+def report(message: str) -> None:
+    """Progress on stderr, so that stdout keeps the JSON summary."""
+    print(f"vipie train: {message}", file=sys.stderr, flush=True)
+
+
 @app.command()
 def train(
     backend: str = typer.Option("crf", "--backend", help="crf (CPU default) or transformer."),
@@ -37,9 +73,14 @@ def train(
     dev_files: list[Path] = typer.Option([], "--dev", help="Gold .jsonl or CoNLL files for development scores."),
     out: Path = typer.Option(..., "--out", help="Model folder to write (e.g. models/NAME)."),
     label_map: str = typer.Option("", "--label-map", help="Rename CoNLL types, e.g. PER=OFFICIAL,ORG=AGENCY,LOC=LOCATION."),
-    c1: float = typer.Option(0.05, "--c1", help="CRF L1 regularisation."),
-    c2: float = typer.Option(0.01, "--c2", help="CRF L2 regularisation."),
-    max_iterations: int = typer.Option(200, "--max-iterations", help="CRF L-BFGS iterations."),
+    c1: str = typer.Option("0.05", "--c1", help="CRF L1 regularisation; several, comma-separated, are chosen among "
+                           "on dev."),
+    c2: str = typer.Option("0.01", "--c2", help="CRF L2 regularisation; several, comma-separated, are chosen among "
+                           "on dev."),
+    max_iterations: str = typer.Option("200", "--max-iterations", help="CRF L-BFGS iterations; several, "
+                                       "comma-separated, are chosen among on dev."),
+    rule_features: bool = typer.Option(True, "--rule-features/--no-rule-features",
+                                       help="CRF: the rule recognizer's tags as features (off: the text alone)."),
     base_model: str = typer.Option("xlm-roberta-base", "--base-model", help="Transformer: hub id or local folder."),
     epochs: float = typer.Option(3.0, "--epochs", help="Transformer: passes over the training data."),
     learning_rate: float = typer.Option(5e-5, "--learning-rate", help="Transformer: AdamW learning rate."),
@@ -57,12 +98,21 @@ def train(
     linker_epochs: int = typer.Option(3, "--linker-epochs", help="Cross-encoder linker: passes over the gold facts."),
     linker_learning_rate: float = typer.Option(3e-5, "--linker-learning-rate",
                                                help="Cross-encoder linker: AdamW learning rate."),
-    metrics_out: Path | None = typer.Option(None, "--metrics", help="Also write the dev metrics as JSON here."),
+    metrics_out: Path | None = typer.Option(None, "--metrics", help="Also write a few headline dev figures as JSON "
+                                            "here (DVC metrics; the model card holds them all)."),
 ) -> None:
     """Train an NER backend and the fact linker, and write a model folder usable by `vipie extract --model`."""
     from pipeline.document import read_gold_documents
     from pipeline.model import read_card, write_card
-    from pipeline.train import attach_linker, dataset_documents, load_splits, read_examples, train_crf
+    from pipeline.train import (
+        CONLL_WORD_IDS,
+        attach_linker,
+        crf_grid,
+        dataset_documents,
+        load_splits,
+        read_examples,
+        train_crf,
+    )
     from pipeline.training_data import data_hash
 
     if backend not in ("crf", "transformer"):
@@ -84,7 +134,15 @@ def train(
                          "learning_rate": linker_learning_rate, "device": device}
     if bool(dataset) == bool(train_files):
         raise InputError("give either --dataset or --train files")
+    grid = crf_grid(parse_values("--c1", c1, float), parse_values("--c2", c2, float),
+                    parse_values("--max-iterations", max_iterations, int))
+    if backend == "transformer":
+        from pipeline.recognize.transformer import check_base_model
+
+        # Checked before any example is built: a base model that is not there fails in a second, not minutes.
+        check_base_model(base_model)
     problems: list[str] = []
+    report("reading the training data")
     if dataset:
         splits = load_splits(dataset)
         train_examples, dev_examples = splits.get("train", []), splits.get("dev", [])
@@ -95,13 +153,15 @@ def train(
         train_examples = read_examples(train_files, mapping, problems)
         dev_examples = read_examples(dev_files, mapping, problems) if dev_files else []
         source = {"train_files": [str(p) for p in train_files], "data_hash": data_hash(train_files)}
+        if any(path.suffix != ".jsonl" for path in [*train_files, *dev_files]):
+            source["conll_word_ids"] = CONLL_WORD_IDS
         linker_train = [doc for path in train_files if path.suffix == ".jsonl" for doc in read_gold_documents(path)]
         linker_dev = [doc for path in dev_files if path.suffix == ".jsonl" for doc in read_gold_documents(path)]
     for problem in problems:
         print(f"vipie: {problem}")
     card = {**source, "alignment_problems": len(problems), "seed": seed}
     if backend == "crf":
-        metrics = train_crf(train_examples, dev_examples, out, c1, c2, max_iterations, None, card)
+        metrics = train_crf(train_examples, dev_examples, out, grid, card, rule_features=rule_features, report=report)
     else:
         from pipeline.recognize.transformer import train_transformer
 
@@ -109,9 +169,10 @@ def train(
                                     learning_rate=learning_rate, max_length=max_length, stride=stride,
                                     batch_size=batch_size, seed=seed, device=device, max_steps=max_steps, card=card)
     if linker != "rules":
+        report("training the fact linker")
         metrics["linker"] = attach_linker(out, linker_train, linker_dev, linker_c, seed, cross_encoder)
         write_card(out, {**read_card(out), "metrics": metrics})
     if metrics_out:
         metrics_out.parent.mkdir(parents=True, exist_ok=True)
-        metrics_out.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        metrics_out.write_text(json.dumps(train_headline(metrics), indent=2) + "\n", encoding="utf-8")
     print(json.dumps({"out": str(out), **metrics}, ensure_ascii=False, indent=2))

@@ -6,6 +6,7 @@ recognizer gives it (gazetteers and patterns as features), and the same for
 a window of two syllables each side. The model is one crfsuite file.
 """
 
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -136,6 +137,24 @@ def check_model_file(path: Path) -> None:
                          "again or rebuild it with `vipie train`")
 
 
+class ReportingTrainer(pycrfsuite.Trainer):
+    """A crfsuite trainer that passes each L-BFGS iteration's number to `on_iteration` and prints nothing."""
+
+    def __init__(self, on_iteration: Callable[[int], None] | None):
+        # crfsuite parses its log into events only when verbose; every event but the iteration is silenced below.
+        super().__init__(verbose=on_iteration is not None)
+        self.report = on_iteration
+
+    def on_iteration(self, log, info):
+        self.report(info["num"])
+
+    def silent(self, *args):
+        """crfsuite's other events (start, feature generation, end of training) are not reported."""
+
+    on_start = on_featgen_progress = on_featgen_end = on_prepared = on_prepare_error = silent
+    on_optimization_end = on_end = silent
+
+
 class CrfModel:
     """Train, save, load and apply the syllable CRF."""
 
@@ -144,9 +163,10 @@ class CrfModel:
 
     @classmethod
     def train(cls, sequences: list[tuple[list[list[str]], list[str]]], model_dir: Path, c1: float, c2: float,
-              max_iterations: int) -> "CrfModel":
-        """Fit on (features, tags) sequences with L-BFGS and elastic-net regularisation; writes MODEL_FILE."""
-        trainer = pycrfsuite.Trainer(verbose=False)
+              max_iterations: int, on_iteration: Callable[[int], None] | None = None) -> "CrfModel":
+        """Fit on (features, tags) sequences with L-BFGS and elastic-net regularisation; writes MODEL_FILE.
+        `on_iteration`, when given, receives the number of each iteration as it ends (progress)."""
+        trainer = ReportingTrainer(on_iteration)
         for features, tags in sequences:
             trainer.append(features, tags)
         trainer.set_params({"c1": c1, "c2": c2, "max_iterations": max_iterations,

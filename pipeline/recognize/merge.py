@@ -41,6 +41,20 @@ def tagged_spans(starts: list[int], ends: list[int], tags: list[str], probabilit
     return spans
 
 
+def merged_rule_labels(model_labels: list[str], rule_labels: tuple[str, ...] | list[str]) -> list[str]:
+    """The rule recognizer's labels whose spans are merged with a model's: all of them when the model's labels are
+    among the rules' (it speaks vipie's label set: the default, or a CoNLL set mapped onto it with --label-map), none
+    when it knows another label (a public set's PATIENT_ID, AGE, ...): there the rules' spans follow other
+    guidelines and would win overlaps the model should decide."""
+    return list(rule_labels) if set(model_labels) <= set(rule_labels) else []
+
+
+def keep_labels(spans: list[SourcedSpan], labels: list[str]) -> list[SourcedSpan]:
+    """The spans whose label is one of `labels`."""
+    wanted = set(labels)
+    return [span for span in spans if span.label in wanted]
+
+
 def merge_spans(spans: list[SourcedSpan], precedence: dict[str, list[str]]) -> list[SourcedSpan]:
     """Non-overlapping spans, sorted by start.
 

@@ -27,10 +27,11 @@ from transformers import (
 
 from pipeline.components import set_merged_ents
 from pipeline.errors import InputError, ModelError
+from pipeline.labels import LABEL_NAMES
 from pipeline.model import build_pipeline, write_card
-from pipeline.recognize.merge import tagged_spans
+from pipeline.recognize.merge import merged_rule_labels, tagged_spans
 from pipeline.train import tag_scores
-from pipeline.training_data import Example, paragraph_example, tag_names
+from pipeline.training_data import Example, entity_labels, paragraph_example, tag_names
 
 INPUT_FILE = "vipie_input.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -268,10 +269,11 @@ class TransformerTagger:
 
 
 class TransformerEntityRecognizer:
-    """Tags paragraphs with a fine-tuned transformer and merges its spans with the rules' spans."""
+    """Tags paragraphs with a fine-tuned transformer and merges its spans with the rules' spans of `rule_labels`."""
 
-    def __init__(self, precedence: dict[str, list[str]], device: str, batch_size: int):
+    def __init__(self, precedence: dict[str, list[str]], device: str, batch_size: int, rule_labels: list[str]):
         self.precedence = precedence
+        self.rule_labels = rule_labels
         self.device = device
         self.batch_size = batch_size
         self.tagger: TransformerTagger | None = None
@@ -285,7 +287,7 @@ class TransformerEntityRecognizer:
         spans = []
         for example, (tags, probabilities) in zip(examples, self.tagger.tag(examples, self.batch_size)):
             spans.extend(tagged_spans(example.starts, example.ends, tags, probabilities, SOURCE))
-        set_merged_ents(doc, spans, self.precedence)
+        set_merged_ents(doc, spans, self.precedence, self.rule_labels)
         return doc
 
     def use_model_dir(self, model_dir: Path) -> None:
@@ -329,6 +331,12 @@ def from_base_model(auto_class, base_model: str, *, option: str = "--base-model"
         raise ModelError(f"{option} {base_model}: no such folder, nor a model of that name in the Hugging Face "
                          f"cache (vipie never downloads); pass {option} {folder} (`hf download ID --local-dir "
                          "LOCAL_DIR` makes one where a network reaches the hub)") from exc
+
+
+def check_base_model(base_model: str) -> None:
+    """Raises ModelError when `base_model` cannot be read from local files (its config is read, not its weights):
+    called before any training example is built, so a missing model fails in a second, not after minutes."""
+    from_base_model(AutoConfig, base_model)
 
 
 def optimizer_step(loss, model, optimizer, scheduler) -> float:
@@ -407,6 +415,7 @@ def train_transformer(train: list[Example], dev: list[Example], out_dir: Path, *
     """
     if not train:
         raise InputError("no training examples; give --train files or a --dataset with a train split")
+    labels = entity_labels([*train, *dev])
     tagger, metrics = fine_tune(train, tag_names([*train, *dev]), base_model=base_model, epochs=epochs,
                                 learning_rate=learning_rate, max_length=max_length, stride=stride,
                                 batch_size=batch_size, seed=seed, device=device, max_steps=max_steps)
@@ -415,7 +424,8 @@ def train_transformer(train: list[Example], dev: list[Example], out_dir: Path, *
         metrics["dev_transformer_tags"] = tag_scores([ex.tags for ex in dev], predicted)
     with tempfile.TemporaryDirectory() as tmp:
         tagger.save(Path(tmp))
-        nlp = build_pipeline("transformer")
+        merged = merged_rule_labels(labels, LABEL_NAMES)
+        nlp = build_pipeline("transformer", {"vipie_transformer_recognizer": {"rule_labels": merged}})
         nlp.get_pipe("vipie_transformer_recognizer").use_model_dir(Path(tmp))
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -423,7 +433,8 @@ def train_transformer(train: list[Example], dev: list[Example], out_dir: Path, *
     params = {"epochs": epochs, "learning_rate": learning_rate, "max_length": tagger.settings.max_length,
               "stride": stride, "batch_size": batch_size, "max_steps": max_steps,
               "device": str(resolve_device(device))}
-    write_card(out_dir, {"backend": "transformer", "base_model": base_model, "input_view": tagger.settings.view,
+    write_card(out_dir, {"backend": "transformer", "labels": labels, "rule_labels_merged": merged,
+                         "base_model": base_model, "input_view": tagger.settings.view,
                          "params": params, "train_examples": len(train), "dev_examples": len(dev), **card,
                          "metrics": metrics})
     return metrics
