@@ -421,17 +421,17 @@ def read_meta_table(path: Path) -> MetaTable:
 
 
 def file_documents(path: Path, max_chars: int, sites, skipped: Counter) -> Iterable[Document]:
-    """The documents of one input file, by its kind; a .txt or .html file's sidecar metadata merged in."""
+    """The documents of one input file, by its kind; a .txt or .html file's sidecar metadata merged in. `sites`
+    (None: the shipped mapping, loaded only when a page comes) gives pages their province."""
     kind = input_kind(path)
     if kind == "jsonl":
         return read_jsonl(path, max_chars)
-    if kind == "warc":
-        from pipeline.web import read_warc
+    if kind in ("html", "warc"):
+        from pipeline.web import default_site_provinces, read_html, read_warc
 
-        return read_warc(path, max_chars, sites, skipped)
-    if kind == "html":
-        from pipeline.web import read_html
-
+        sites = sites if sites is not None else default_site_provinces()
+        if kind == "warc":
+            return read_warc(path, max_chars, sites, skipped)
         document = read_html(path, max_chars, sites)
     else:
         document = read_txt(path, max_chars)
@@ -453,9 +453,6 @@ def iter_documents(inputs: Iterable[Path], max_chars: int = DEFAULT_MAX_CHARS, m
         sites: the domain → province mapping for pages (`pipeline.web.SiteProvinces`); default: the shipped one.
         skipped: counts, by reason, the WARC records that are not pages.
     """
-    from pipeline.web import load_site_provinces
-
-    sites = sites if sites is not None else load_site_provinces()
     skipped = Counter() if skipped is None else skipped
     seen: set[str] = set()
     for path in expand_inputs(inputs):

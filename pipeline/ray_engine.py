@@ -20,6 +20,7 @@ off by a time or memory budget: Ray retries the work of an actor that dies.
 """
 
 import json
+import logging
 import shutil
 import signal
 import time
@@ -32,7 +33,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.corpus import SQL_TYPES, TABLES, check_outputs, output_lock, partial_path, replace_file, table_rows
+from pipeline.corpus import (TABLES, ParquetSink, check_outputs, output_lock, partial_path, remove_duckdb_file,
+                             replace_file, table_rows)
 from pipeline.document import (DEFAULT_MAX_CHARS, Document, MetaTable, expand_inputs, input_kind, jsonl_pieces,
                                read_jsonl)
 from pipeline.errors import Interrupted, ModelError, OutputError, VipieError
@@ -165,6 +167,8 @@ def prepare_parts(out: Path, resume: bool) -> Path:
         OutputError: an interrupted local-engine run left its staging file (resume it with the local engine).
     """
     parts = out / PARTS
+    if not resume or parts.exists():  # replaced anyway, or (next to parts) an interrupted merge of ours: redone
+        remove_duckdb_file(partial_path(out))
     if partial_path(out).exists():
         raise OutputError(f"{out}: an interrupted local run left {partial_path(out).name}; complete it with "
                           "`--engine local --resume`, or start again with --overwrite")
@@ -189,25 +193,21 @@ def written_ids(parts: Path) -> frozenset:
 
 
 def merge_parts(out: Path, parts: Path) -> None:
-    """Write each table's parts as OUT/TABLE.parquet (streamed by DuckDB, as the local engine writes it), then
-    drop the parts."""
+    """Write each table's parts as OUT/TABLE.parquet through the local engine's own writer (`ParquetSink`: a
+    staging DuckDB file, then one export per table), so that both engines write the same files; then drop the
+    parts."""
     import duckdb
 
-    con = duckdb.connect()
+    sink = ParquetSink(out, resume=False)
     try:
-        for table, columns in TABLES.items():
+        for table in TABLES:
             files = [str(path) for path in part_files(parts, table)]
-            cols = ", ".join(f'"{name}" {SQL_TYPES[kind]}' for name, kind in columns)
-            con.execute(f'CREATE TABLE "{table}" ({cols})')
-            source = "read_parquet(?)" if files else f'"{table}"'
-            exported = out / f".{table}.parquet.partial"
-            con.execute(f"COPY (SELECT * FROM {source}) TO '{exported}' (FORMAT parquet)", [files] if files else [])
-            replace_file(exported, out / f"{table}.parquet")
-    except (OSError, duckdb.Error) as exc:
-        raise OutputError(f"{out}: cannot write the tables ({exc}); the parts are kept: run again with --resume") \
-            from exc
-    finally:
-        con.close()
+            if files:
+                sink.tables.con.execute(f'INSERT INTO "{table}" SELECT * FROM read_parquet(?)', [files])
+    except duckdb.Error as exc:
+        sink.discard()
+        raise OutputError(f"{out}: cannot merge the parts ({exc}); they are kept: run again with --resume") from exc
+    sink.commit()
     shutil.rmtree(parts)
 
 
@@ -272,14 +272,12 @@ def run_ray_extraction(
         VipieError: Ray is missing or the cluster cannot be reached.
         Interrupted: SIGINT or SIGTERM stopped the run; the parts written stay for --resume.
     """
-    from pipeline.web import load_site_provinces
-
     check_ray_run(inputs, outputs, resume, overwrite)
     if model_dir is not None and not (Path(model_dir) / "config.cfg").is_file():
         raise ModelError(f"{model_dir}: not a vipie model (no config.cfg); pass --model a folder made by vipie "
                          "or omit it")
     ray = import_ray()
-    out, sites = outputs[0], sites if sites is not None else load_site_provinces()
+    out = outputs[0]
     out.mkdir(parents=True, exist_ok=True)
     stats, started_ray = ExtractionStats(), not ray.is_initialized()
     if started_ray:
@@ -287,6 +285,7 @@ def run_ray_extraction(
             ray.init(address=address, include_dashboard=False, log_to_driver=False, **(init_options or {}))
         except ConnectionError as exc:
             raise VipieError(f"cannot reach the Ray cluster at {address} ({exc}); check --address") from exc
+    quiet_ray_data(ray)
     try:
         with output_lock(out), signals_stop_the_run() as stop:
             parts = prepare_parts(out, resume)
@@ -313,6 +312,14 @@ def run_ray_extraction(
         if started_ray:
             ray.shutdown()
     return stats
+
+
+def quiet_ray_data(ray) -> None:
+    """No progress logs from Ray Data on stderr: the run's summary table says what happened."""
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
 
 
 def add_summary(stats: ExtractionStats, batch: dict, on_rejected: Callable[[dict], None] | None) -> None:

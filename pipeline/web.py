@@ -18,6 +18,7 @@ archive that cannot be read past some point (its earlier records are kept).
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -65,18 +66,19 @@ def parse_site_provinces(text: str, name: str) -> SiteProvinces:
     """
     from pipeline.provinces import default_resolver
 
-    resolver, domains = default_resolver(), {}
+    lines = []
     for line_no, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         domain, tab, spelling = line.partition("\t")
-        domain, spelling, where = domain.strip(), spelling.strip(), f"{name}:{line_no}"
-        if not tab or not domain or not spelling:
-            raise InputError(f"{where}: expected DOMAIN<TAB>PROVINCE; fix the line or remove it")
+        if not tab or not domain.strip() or not spelling.strip():
+            raise InputError(f"{name}:{line_no}: expected DOMAIN<TAB>PROVINCE; fix the line or remove it")
+        lines.append((f"{name}:{line_no}", site_of(domain.strip().lower()), spelling.strip()))
+    resolver, domains = default_resolver(), {}
+    for where, domain, spelling in lines:
         province = resolver.resolve(spelling)
         if province is None:
             raise InputError(f"{where}: unknown province {spelling!r}; write one of the 63 provinces' names")
-        domain = site_of(domain.lower())
         if domain in domains:
             raise InputError(f"{where}: domain {domain} is given twice; keep one line for it")
         domains[domain] = province
@@ -98,6 +100,12 @@ def load_site_provinces(path: Path | None = None) -> SiteProvinces:
         reason = exc.strerror if isinstance(exc, OSError) else "not valid UTF-8"
         raise InputError(f"{printable(path)}: cannot read the site mapping ({reason}); give a UTF-8 TSV file") from exc
     return parse_site_provinces(text, printable(path))
+
+
+@lru_cache(maxsize=1)
+def default_site_provinces() -> SiteProvinces:
+    """The shipped mapping, read once per process."""
+    return load_site_provinces()
 
 
 def page_meta(result, url: str | None, sites: SiteProvinces) -> dict:

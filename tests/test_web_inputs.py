@@ -80,9 +80,12 @@ def web_inputs(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def extracted(web_inputs, tmp_path_factory) -> tuple[dict, subprocess.CompletedProcess, Path]:
-    out = tmp_path_factory.mktemp("out") / "web.jsonl"
-    result = subprocess.run([VIPIE, "extract", str(web_inputs), "--out", str(out)], capture_output=True, text=True,
-                            timeout=300)
+    """One `vipie extract` of the folder, with a --meta CSV that dates the page without tags."""
+    folder = tmp_path_factory.mktemp("out")
+    out, csv = folder / "web.jsonl", folder / "meta.csv"
+    csv.write_text(f"path,published\n{web_inputs / 'no-meta.html'},2020-01-02\n", encoding="utf-8")
+    result = subprocess.run([VIPIE, "extract", str(web_inputs), "--out", str(out), "--meta", str(csv)],
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     records = {r["id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
     return records, result, out
@@ -109,7 +112,8 @@ def test_a_department_site_gets_its_province_and_a_page_without_tags_gets_none(e
     records, _, _ = extracted
     assert records["portal"]["meta"]["province"] == "Quảng Ninh"
     assert records["portal"]["meta"]["site"] == "stttt.quangninh.gov.vn"
-    assert set(records["no-meta"]["meta"]) == {"title"} and records["no-meta"]["facts"]
+    assert records["no-meta"]["meta"] == {"title": "Tin không có thẻ", "published": "2020-01-02"}  # from --meta
+    assert records["no-meta"]["facts"]
 
 
 def test_pages_without_text_and_files_that_are_not_html_are_error_records(extracted):
@@ -212,19 +216,20 @@ def test_the_shipped_site_mapping_covers_every_province_and_bad_lines_are_named(
         parse_site_provinces("a.vn Lào Cai\n", "my.tsv")
 
 
-def test_cli_flags_meta_and_site_provinces(tmp_path, web_inputs):
-    sites = tmp_path / "sites.tsv"
-    sites.write_text("baolaocai.vn\tYên Bái\n", encoding="utf-8")
-    csv = tmp_path / "meta.csv"
-    csv.write_text(f"path,published\n{web_inputs / 'no-meta.html'},2020-01-02\n", encoding="utf-8")
-    out = tmp_path / "o.jsonl"
-    result = subprocess.run([VIPIE, "extract", web_inputs / "lao-cai.html", web_inputs / "no-meta.html", "--out", out,
-                             "--site-provinces", sites, "--meta", csv, "--quiet"], capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0, result.stderr
-    records = {r["id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
-    assert records["lao-cai"]["meta"]["province"] == "Yên Bái"
-    assert records["no-meta"]["meta"]["published"] == "2020-01-02"
-    bad = subprocess.run([VIPIE, "extract", web_inputs, "--out", tmp_path / "p.jsonl", "--meta", tmp_path / "no.csv"],
-                         capture_output=True, text=True, timeout=300)
-    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "no.csv: cannot read the metadata file" in bad.stderr
+def test_a_users_site_mapping_replaces_the_shipped_one(web_inputs):
+    sites = parse_site_provinces("baolaocai.vn\tYên Bái\n", "sites.tsv")
+    document, = iter_documents([web_inputs / "lao-cai.html"], sites=sites)
+    assert document.meta["province"] == "Yên Bái"
+
+
+@pytest.mark.parametrize("flag, content, message", [
+    ("--meta", None, "no.csv: cannot read the metadata file"),
+    ("--site-provinces", "baolaocai.vn Lào Cai\n", "no.csv:1: expected DOMAIN<TAB>PROVINCE"),
+])
+def test_bad_meta_or_site_files_stop_the_run_with_one_line(tmp_path, web_inputs, flag, content, message):
+    if content:
+        (tmp_path / "no.csv").write_text(content, encoding="utf-8")
+    result = subprocess.run([VIPIE, "extract", web_inputs, "--out", tmp_path / "o.jsonl", flag, tmp_path / "no.csv"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and message in result.stderr
+    assert not (tmp_path / "o.jsonl").exists()

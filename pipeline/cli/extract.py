@@ -61,7 +61,7 @@ def extract(
     else:
         check_run(inputs, out, resume, overwrite)  # a bad path fails now, not after the model has loaded
     meta_table = read_meta_table(meta) if meta else MetaTable()
-    sites = load_site_provinces(site_provinces)
+    sites = load_site_provinces(site_provinces) if site_provinces else None  # None: the shipped one, when needed
     try:
         if engine is Engine.ray:
             from pipeline.ray_engine import run_ray_extraction
