@@ -443,6 +443,16 @@ def file_documents(path: Path, max_chars: int, sites, skipped: Counter) -> Itera
     return [document]
 
 
+def with_table_meta(documents: Iterable[Document], path: Path, meta_table: MetaTable) -> Iterator[Document]:
+    """The `documents` of input file `path` with the `--meta` rows that match them merged in: the row of the file,
+    then the row of the document's id."""
+    file_meta = meta_table.by_path.get(path.resolve(), {}) if meta_table.by_path else {}
+    for document in documents:
+        document.meta.update(file_meta)
+        document.meta.update(meta_table.by_id.get(document.id, {}))
+        yield document
+
+
 def iter_documents(inputs: Iterable[Path], max_chars: int = DEFAULT_MAX_CHARS, meta_table: MetaTable = MetaTable(),
                    sites=None, skipped: Counter | None = None) -> Iterator[Document]:
     """Stream the documents of all inputs in input order, one file open at a time; a document whose id an earlier
@@ -456,10 +466,7 @@ def iter_documents(inputs: Iterable[Path], max_chars: int = DEFAULT_MAX_CHARS, m
     skipped = Counter() if skipped is None else skipped
     seen: set[str] = set()
     for path in expand_inputs(inputs):
-        file_meta = meta_table.by_path.get(path.resolve(), {}) if meta_table.by_path else {}
-        for document in file_documents(path, max_chars, sites, skipped):
-            document.meta.update(file_meta)
-            document.meta.update(meta_table.by_id.get(document.id, {}))
+        for document in with_table_meta(file_documents(path, max_chars, sites, skipped), path, meta_table):
             if document.id in seen:
                 document.warnings.append(f"duplicate id {document.id!r}: an earlier document has it too")
             seen.add(document.id)

@@ -35,8 +35,8 @@ import pyarrow.parquet as pq
 
 from pipeline.corpus import (TABLES, ParquetSink, check_outputs, output_lock, partial_path, remove_duckdb_file,
                              replace_file, table_rows)
-from pipeline.document import (DEFAULT_MAX_CHARS, Document, MetaTable, expand_inputs, input_kind, jsonl_pieces,
-                               read_jsonl)
+from pipeline.document import (DEFAULT_MAX_CHARS, Document, MetaTable, expand_inputs, file_documents, input_kind,
+                               jsonl_pieces, read_jsonl, with_table_meta)
 from pipeline.errors import Interrupted, ModelError, OutputError, VipieError
 from pipeline.extract import ExtractionStats, process_document, signals_stop_the_run
 
@@ -47,7 +47,10 @@ RESUMED = "--resume"  # the skip reason of documents already written
 
 
 def plan_units(inputs: list[Path], unit_documents: int = UNIT_DOCUMENTS) -> Iterator[dict]:
-    """The units of reading of `inputs` in input order, as rows for `read_unit` (bytes are scanned, never kept)."""
+    """The units of reading of `inputs` in input order, as rows for `read_unit` (bytes are scanned, never kept).
+
+    Every unit has every field (`end` -1: to the end of the file), so that Ray Data holds them in one Arrow table.
+    """
     files: list[str] = []
     for path in expand_inputs(inputs):
         kind = input_kind(path)
@@ -68,8 +71,6 @@ def plan_units(inputs: list[Path], unit_documents: int = UNIT_DOCUMENTS) -> Iter
 
 def unit_documents(unit: dict, max_chars: int, meta_table: MetaTable, sites, skipped: Counter) -> Iterator[Document]:
     """The documents of one unit, read exactly as the local engine reads them (`iter_documents`)."""
-    from pipeline.document import file_documents
-
     for name in unit["paths"]:
         path = Path(name)
         if unit["kind"] == "jsonl":
@@ -77,11 +78,7 @@ def unit_documents(unit: dict, max_chars: int, meta_table: MetaTable, sites, ski
             documents = read_jsonl(path, max_chars, unit["start"], end, unit["line"])
         else:
             documents = file_documents(path, max_chars, sites, skipped)
-        file_meta = meta_table.by_path.get(path.resolve(), {})
-        for document in documents:
-            document.meta.update(file_meta)
-            document.meta.update(meta_table.by_id.get(document.id, {}))
-            yield document
+        yield from with_table_meta(documents, path, meta_table)
 
 
 def read_unit(unit: dict, max_chars: int, meta_table: MetaTable, sites, done: frozenset) -> list[dict]:
@@ -130,8 +127,8 @@ class Extractor:
                 record = {"id": "", "syllables": 0, "facts": [], "entities": [], "errors": []}
             else:
                 record = process_document(self.nlp, Document(**json.loads(text)))
-                for table, table_rows_ in table_rows(record).items():
-                    rows[table].extend(table_rows_)
+                for table, new_rows in table_rows(record).items():
+                    rows[table].extend(new_rows)
             summary["id"].append(str(doc_id))
             summary["syllables"].append(int(record.pop("syllables", 0)))
             summary["facts"].append(len(record["facts"]))

@@ -2,7 +2,7 @@
 
     python scripts/bench_ray.py [--documents 10000] [--json metrics/bench_ray.json]
 
-The corpus: `--documents` short articles (three consecutive sentences of the seeds each, about 90 syllables)
+The corpus: `--documents` short documents (one sentence of the seeds each, about 60 syllables)
 in one JSONL file. Each configuration is one `vipie extract` in a subprocess, writing a .parquet corpus: the
 local engine with `--workers 1` and `2`, and `--engine ray` with `--actors 1` and `2` (Ray started by the run on
 this machine, every core offered). Reported per run: the run's own seconds (its summary line: without the model
@@ -29,7 +29,7 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 VIPIE = str(Path(sys.executable).parent / "vipie")
 SEEDS = REPO.parent / "shared" / "seeds"
-SENTENCES_PER_DOCUMENT = 3
+SENTENCES_PER_DOCUMENT = 1
 SUMMARY = {name: re.compile(rf"{label}\s*\S\s*([\d.]+)") for name, label in
            [("seconds", r"seconds \(without model load\)"), ("documents", r"│ documents"),
             ("syllables_per_second", r"syllables / second")]}
@@ -120,7 +120,7 @@ def main() -> None:
         write_corpus(small, args.documents // 4)
         for name, flags in configurations.items():
             results["runs"][name] = run(corpus, Path(folder) / "out.parquet", flags)
-            print(name, results["runs"][name], flush=True)
+            write(args.json, results)  # each run as it ends: a long benchmark interrupted keeps what it measured
         results["runs"]["ray, 2 actors, a quarter of the corpus"] = run(small, Path(folder) / "out.parquet",
                                                                          configurations["ray, 2 actors"])
     runs = results["runs"]
@@ -129,9 +129,13 @@ def main() -> None:
     results["local_speedup_2_over_1_workers"] = round(runs["local, 2 workers"]["documents_per_second"]
                                                       / runs["local, 1 worker"]["documents_per_second"], 2)
     results["load_after"] = os.getloadavg()
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    write(args.json, results)
     print(json.dumps(results, ensure_ascii=False, indent=2))
+
+
+def write(path: Path, results: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

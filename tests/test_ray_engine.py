@@ -75,11 +75,11 @@ def start_node(*args: str) -> subprocess.Popen:
 
 def stop_nodes(processes: list[subprocess.Popen]) -> None:
     """Stop the nodes we started, as `ray stop` would but only these: SIGTERM to their process groups (a blocking
-    `ray start` then stops its node's processes), and SIGKILL to whatever of the groups is left after 20 s."""
+    `ray start` then stops its node's processes), and SIGKILL to whatever of the groups is left after 5 s."""
     for process in processes:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 5
     for process in processes:
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
