@@ -289,8 +289,11 @@ def run_ray_extraction(
             done = written_ids(parts)
             started = time.perf_counter()
             units = ray.data.from_items(list(plan_units(inputs)))
+            # Reading takes no CPU of its own (the actors hold them all, and it is light beside extraction), so its
+            # tasks must be capped: without a cap Ray starts a worker process for every unit at once.
             documents = units.flat_map(read_unit, fn_kwargs={"max_chars": max_chars, "meta_table": meta_table,
-                                                               "sites": sites, "done": done}, num_cpus=0)
+                                                               "sites": sites, "done": done},
+                                       num_cpus=0, concurrency=actors)
             summaries = documents.map_batches(
                 Extractor, fn_constructor_kwargs={"model_dir": str(model_dir) if model_dir else None,
                                                   "parts": str(parts)},
