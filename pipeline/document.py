@@ -16,9 +16,18 @@ repaired on the way in is said in the document's `warnings`:
 - Metadata: `title`, `published`, `province` and `url` are text. A number or
   boolean there becomes its JSON text (2024 → "2024"), null means absent, and
   an array or object is dropped with a warning. Other keys are kept as given.
+- More metadata, from the user: a sidecar `NAME.meta.json` next to `NAME.txt`
+  (or `NAME.html`), and rows of a CSV file (`--meta`) matched by document id or
+  by input file path. Later sources win: the input's own metadata, then the
+  sidecar, then the CSV row of its file, then the CSV row of its id. A sidecar
+  that cannot be used makes its document an error record; a bad CSV row stops
+  the run before it starts.
+- HTML pages and WARC archives: see `pipeline.web`.
 """
 
 import codecs
+import csv
+import datetime
 import json
 import math
 import os
@@ -34,7 +43,11 @@ from pipeline.errors import InputError
 DEFAULT_MAX_CHARS = 1_000_000
 # Share of control characters above which a text is taken for binary content.
 MAX_CONTROL_SHARE = 0.05
-SUFFIXES = (".txt", ".jsonl")
+# Input kinds by file name ending, any case; a folder contributes the files with one of these endings.
+KINDS = {".txt": "txt", ".jsonl": "jsonl", ".html": "html", ".htm": "html", ".warc": "warc", ".warc.gz": "warc"}
+SIDECAR = ".meta.json"
+INPUT_KINDS = ".txt, .jsonl, .html, .warc(.gz) files"
+PUBLISHED = re.compile(r"\d{4}(-\d{2}-\d{2})?")
 # The metadata CONTRACT.md gives a meaning to: the pipeline and the corpus tables read these values as text.
 TEXT_META_KEYS = frozenset({"title", "published", "province", "url"})
 SURROGATES = re.compile("[\ud800-\udfff]")
@@ -198,11 +211,13 @@ def read_txt(path: Path, max_chars: int) -> Document:
     return make_document(doc_id, text, None, max_chars, warnings + repair_warnings(counts, name))
 
 
-def jsonl_lines(path: Path) -> Iterator[tuple[int, str | None, str | None]]:
+def jsonl_lines(path: Path, start: int = 0, end: int | None = None,
+                first_line: int = 1) -> Iterator[tuple[int, str | None, str | None]]:
     """Each line of a JSONL file as `(number, text, None)`, or `(number, None, why)` when it cannot be decoded.
 
     UTF-8 is decoded line by line, so one bad line costs only itself; a UTF-16 file (byte-order mark) is decoded
-    whole, and a file that is not valid UTF-16 is one bad line.
+    whole, and a file that is not valid UTF-16 is one bad line. A UTF-8 file can be read in pieces: the lines from
+    byte `start` (a line's first byte, numbered `first_line`) to byte `end`.
     """
     with path.open("rb") as fh:
         head = fh.read(len(codecs.BOM_UTF16_LE))
@@ -216,7 +231,12 @@ def jsonl_lines(path: Path) -> Iterator[tuple[int, str | None, str | None]]:
             yield line_no, line, None
         return
     with path.open("rb") as fh:
-        for line_no, raw_line in enumerate(fh, 1):
+        fh.seek(start)
+        position = start
+        for line_no, raw_line in enumerate(fh, first_line):
+            if end is not None and position >= end:
+                return
+            position += len(raw_line)
             if line_no == 1:
                 raw_line = raw_line.removeprefix(codecs.BOM_UTF8)
             try:
@@ -227,14 +247,16 @@ def jsonl_lines(path: Path) -> Iterator[tuple[int, str | None, str | None]]:
             yield line_no, line, None
 
 
-def read_jsonl(path: Path, max_chars: int) -> Iterator[Document]:
-    """Yield one document per non-blank line; a malformed line becomes a record with `errors`.
+def read_jsonl(path: Path, max_chars: int, start: int = 0, end: int | None = None,
+               first_line: int = 1) -> Iterator[Document]:
+    """Yield one document per non-blank line (of the piece from byte `start` to `end`, see `jsonl_lines`); a
+    malformed line becomes a record with `errors`.
 
     A line without an id gets `STEM:LINE` as its id, so the record can still be found.
     """
     name, stem = printable(path), printable(path.stem)
     try:
-        for line_no, line, problem in jsonl_lines(path):
+        for line_no, line, problem in jsonl_lines(path, start, end, first_line):
             where, fallback_id = f"{name}:{line_no}", f"{stem}:{line_no}"
             if problem:
                 yield Document(id=fallback_id, text="", errors=[f"{where}: {problem}"])
@@ -244,12 +266,38 @@ def read_jsonl(path: Path, max_chars: int) -> Iterator[Document]:
         yield Document(id=stem, text="", errors=[f"{name}: cannot be read ({exc.strerror})"])
 
 
+def jsonl_pieces(path: Path, lines_per_piece: int) -> Iterator[tuple[int, int | None, int]]:
+    """Split a JSONL file into pieces of `lines_per_piece` non-blank lines, as `(start, end, first_line)` for
+    `read_jsonl`; a UTF-16 file is one piece (it is decoded whole). Reads only bytes: memory stays flat."""
+    with path.open("rb") as fh:
+        if fh.read(len(codecs.BOM_UTF16_LE)) in UTF16_BOMS:
+            yield 0, None, 1
+            return
+        fh.seek(0)
+        start, first_line, position, count = 0, 1, 0, 0
+        for line_no, raw_line in enumerate(fh, 1):
+            if count == lines_per_piece:
+                yield start, position, first_line
+                start, first_line, count = position, line_no, 0
+            position += len(raw_line)
+            count += bool(raw_line.strip(ASCII_SPACE.encode()))
+        if count:
+            yield start, position, first_line
+
+
+def input_kind(path: Path) -> str | None:
+    """`txt`, `jsonl`, `html` or `warc` by the file name's ending (any case), or None for another file."""
+    name = path.name.lower()
+    return next((kind for ending, kind in KINDS.items() if name.endswith(ending)), None)
+
+
 def has_input_suffix(path: Path) -> bool:
-    return path.suffix.lower() in SUFFIXES
+    return input_kind(path) is not None
 
 
 def expand_inputs(inputs: Iterable[Path]) -> list[Path]:
-    """Files to read, in the order given; a folder contributes its .txt and .jsonl files (any case), sorted.
+    """Files to read, in the order given; a folder contributes its .txt, .jsonl, .html/.htm and .warc/.warc.gz files
+    (any case), sorted.
 
     Raises:
         InputError: an input does not exist or has another suffix.
@@ -261,19 +309,164 @@ def expand_inputs(inputs: Iterable[Path]) -> list[Path]:
         elif path.is_file() and has_input_suffix(path):
             files.append(path)
         elif not path.exists():
-            raise InputError(f"{printable(path)}: no such file or folder; give .txt files, .jsonl files or folders")
+            raise InputError(f"{printable(path)}: no such file or folder; give {INPUT_KINDS} or folders")
         else:
-            raise InputError(f"{printable(path)}: not a .txt or .jsonl file; give .txt files, .jsonl files or folders")
+            raise InputError(f"{printable(path)}: not an input file by its name; give {INPUT_KINDS} or folders")
     return files
 
 
-def iter_documents(inputs: Iterable[Path], max_chars: int = DEFAULT_MAX_CHARS) -> Iterator[Document]:
+def published_problem(value) -> str | None:
+    """Why a user-given `published` is not the contract's YYYY-MM-DD or YYYY, or None."""
+    if not isinstance(value, str) or not PUBLISHED.fullmatch(value):
+        return f"published {value!r} is not YYYY-MM-DD or YYYY"
+    try:
+        if len(value) > 4:
+            datetime.date.fromisoformat(value)
+    except ValueError:
+        return f"published {value!r} is not a date"
+    return None
+
+
+def user_meta(values: dict, where: str) -> tuple[dict, list[str]]:
+    """User-given metadata as `meta` holds it (see `text_meta`), and its warnings.
+
+    Raises:
+        ValueError: `published` is not YYYY-MM-DD or YYYY (the message names `where`).
+    """
+    warnings: list[str] = []
+    meta = text_meta(repaired(values), where, warnings)
+    problem = "published" in meta and published_problem(meta["published"])
+    if problem:
+        raise ValueError(f"{where}: {problem}")
+    return meta, warnings
+
+
+def sidecar_path(path: Path) -> Path:
+    """`NAME.meta.json` for `NAME.txt` or `NAME.html`: the file of metadata that goes with it."""
+    return path.with_name(path.name[: -len(path.suffix)] + SIDECAR)
+
+
+def sidecar_meta(path: Path) -> tuple[dict, list[str], str | None]:
+    """The metadata of `path`'s sidecar (empty when there is none), its warnings, and why it cannot be used."""
+    sidecar = sidecar_path(path)
+    if not sidecar.is_file():
+        return {}, [], None
+    name = printable(sidecar)
+    try:
+        values = json.loads(sidecar.read_bytes().decode("utf-8-sig"))
+    except OSError as exc:
+        return {}, [], f"{name}: cannot be read ({exc.strerror})"
+    except UnicodeDecodeError as exc:
+        return {}, [], f"{name}: not valid UTF-8 at byte {exc.start}; fix the metadata file or remove it"
+    except ValueError as exc:
+        return {}, [], f"{name}: not valid JSON ({getattr(exc, 'msg', exc)}); fix the metadata file or remove it"
+    if not isinstance(values, dict):
+        return {}, [], f"{name}: must hold a JSON object of metadata; fix it or remove it"
+    try:
+        meta, warnings = user_meta(values, name)
+    except ValueError as exc:
+        return {}, [], f"{exc}; fix the metadata file or remove it"
+    return meta, warnings, None
+
+
+@dataclass(frozen=True)
+class MetaTable:
+    """Metadata rows of a `--meta` CSV file, by document id and by input file (a resolved path)."""
+
+    by_id: dict[str, dict] = field(default_factory=dict)
+    by_path: dict[Path, dict] = field(default_factory=dict)
+
+
+def read_meta_table(path: Path) -> MetaTable:
+    """The rows of a metadata CSV: an `id` or a `path` column (a path relative to the CSV's folder), and any meta
+    fields (published, province, url, title, ...); an empty cell gives nothing.
+
+    Raises:
+        InputError: one line naming the file and row: unreadable file, no id/path column, a row with neither or
+        with a field count other than the header's, a key given twice, or a `published` that is not a date.
+    """
+    name = printable(path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read the metadata file ({exc.strerror}); check --meta") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{name}: not valid UTF-8 at byte {exc.start}; save the metadata CSV as UTF-8") from exc
+    rows = csv.reader(text.splitlines())
+    header = [column.strip() for column in next(rows, [])]
+    if "id" not in header and "path" not in header:
+        raise InputError(f"{name}:1: the header needs an 'id' or a 'path' column (then meta fields such as "
+                         "published, province, url, title)")
+    table, first_row = MetaTable(), {}
+    for row_no, row in enumerate(rows, 2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise InputError(f"{name}:{row_no}: {len(row)} fields where the header has {len(header)}; fix the row")
+        cells = {column: cell.strip() for column, cell in zip(header, row, strict=True) if cell.strip()}
+        doc_id, file = cells.pop("id", None), cells.pop("path", None)
+        if not (doc_id or file):
+            raise InputError(f"{name}:{row_no}: neither an id nor a path; fill one of them or remove the row")
+        key = ("id", doc_id) if doc_id else ("path", (path.parent / file).resolve())
+        if key in first_row:
+            raise InputError(f"{name}:{row_no}: {key[0]} {doc_id or file!r} is given again (row {first_row[key]}); "
+                             "keep one row for it")
+        first_row[key] = row_no
+        try:
+            meta, _ = user_meta(cells, f"{name}:{row_no}")
+        except ValueError as exc:
+            raise InputError(f"{exc}; fix the row") from exc
+        (table.by_id if doc_id else table.by_path)[key[1]] = meta
+    return table
+
+
+def file_documents(path: Path, max_chars: int, sites, skipped: Counter) -> Iterable[Document]:
+    """The documents of one input file, by its kind; a .txt or .html file's sidecar metadata merged in. `sites`
+    (None: the shipped mapping, loaded only when a page comes) gives pages their province."""
+    kind = input_kind(path)
+    if kind == "jsonl":
+        return read_jsonl(path, max_chars)
+    if kind in ("html", "warc"):
+        from pipeline.web import default_site_provinces, read_html, read_warc
+
+        sites = sites if sites is not None else default_site_provinces()
+        if kind == "warc":
+            return read_warc(path, max_chars, sites, skipped)
+        document = read_html(path, max_chars, sites)
+    else:
+        document = read_txt(path, max_chars)
+    meta, warnings, problem = sidecar_meta(path)
+    document.meta.update(meta)
+    document.warnings.extend(warnings)
+    if problem and not document.errors:
+        document.errors, document.text = [problem], ""
+    return [document]
+
+
+def with_table_meta(documents: Iterable[Document], path: Path, meta_table: MetaTable) -> Iterator[Document]:
+    """The `documents` of input file `path` with the `--meta` rows that match them merged in: the row of the file,
+    then the row of the document's id."""
+    file_meta = meta_table.by_path.get(path.resolve(), {}) if meta_table.by_path else {}
+    for document in documents:
+        document.meta.update(file_meta)
+        document.meta.update(meta_table.by_id.get(document.id, {}))
+        yield document
+
+
+def iter_documents(inputs: Iterable[Path], max_chars: int = DEFAULT_MAX_CHARS, meta_table: MetaTable = MetaTable(),
+                   sites=None, skipped: Counter | None = None) -> Iterator[Document]:
     """Stream the documents of all inputs in input order, one file open at a time; a document whose id an earlier
-    one has gets a warning."""
+    one has gets a warning.
+
+    Args:
+        meta_table: metadata rows (`--meta`) merged into the documents they match.
+        sites: the domain → province mapping for pages (`pipeline.web.SiteProvinces`); default: the shipped one.
+        skipped: counts, by reason, the WARC records that are not pages.
+    """
+    skipped = Counter() if skipped is None else skipped
     seen: set[str] = set()
     for path in expand_inputs(inputs):
-        documents = read_jsonl(path, max_chars) if path.suffix.lower() == ".jsonl" else [read_txt(path, max_chars)]
-        for document in documents:
+        for document in with_table_meta(file_documents(path, max_chars, sites, skipped), path, meta_table):
             if document.id in seen:
                 document.warnings.append(f"duplicate id {document.id!r}: an earlier document has it too")
             seen.add(document.id)

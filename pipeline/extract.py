@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.corpus import check_outputs, open_outputs
-from pipeline.document import Document, expand_inputs, iter_documents
+from pipeline.document import Document, MetaTable, expand_inputs, input_kind, iter_documents
 from pipeline.errors import Interrupted
 
 # Documents each worker may have waiting besides the one it runs, and how far past the next record to
@@ -51,12 +51,14 @@ class ExtractionStats:
     facts: int = 0
     seconds: float = 0.0
     labels: Counter = field(default_factory=Counter)
+    skipped_records: Counter = field(default_factory=Counter)  # WARC records that are not pages, by reason
 
     def as_dict(self) -> dict:
         rate = self.syllables / self.seconds if self.seconds else 0.0
         return {"documents": self.documents, "rejected": self.rejected, "skipped": self.skipped,
                 "syllables": self.syllables, "facts": self.facts, "seconds": round(self.seconds, 3),
-                "syllables_per_second": round(rate, 1), "entities": dict(sorted(self.labels.items()))}
+                "syllables_per_second": round(rate, 1), "entities": dict(sorted(self.labels.items())),
+                "skipped_records": dict(sorted(self.skipped_records.items()))}
 
 
 @dataclass(frozen=True)
@@ -416,11 +418,15 @@ def feed(todo: Iterator[tuple[Document, list]], pool: WorkerPool, writer: Ordere
             writer.add(done_seq, record)
 
 
-def count_documents(inputs: list[Path]) -> int:
-    """How many documents the inputs hold (non-blank JSONL lines count one each), for the progress bar."""
+def count_documents(inputs: list[Path]) -> int | None:
+    """How many documents the inputs hold (non-blank JSONL lines count one each), for the progress bar; None when
+    a WARC archive is among them (only reading it through tells)."""
     total = 0
     for path in expand_inputs(inputs):
-        if path.suffix == ".jsonl":
+        kind = input_kind(path)
+        if kind == "warc":
+            return None
+        if kind == "jsonl":
             with path.open("rb") as fh:
                 total += sum(1 for line in fh if line.strip())
         else:
@@ -432,7 +438,7 @@ def check_run(inputs: list[Path], outputs: list[Path], resume: bool = False, ove
     """Refuse missing inputs and bad outputs before anything is loaded or written.
 
     Raises:
-        InputError: an input does not exist or is not a .txt, .jsonl or folder.
+        InputError: an input does not exist or is not an input file (by its name) or a folder.
         OutputError: an output cannot be written, is also an input, or exists without --resume/--overwrite.
     """
     expand_inputs(inputs)
@@ -450,12 +456,14 @@ def run_extraction(
     budget: DocBudget = DocBudget(),
     progress: bool = False,
     on_rejected: Callable[[dict], None] | None = None,
+    meta_table: MetaTable = MetaTable(),
+    sites=None,
 ) -> ExtractionStats:
     """Extract every input document into every output; returns counts and timing.
 
     Args:
         nlp: the loaded pipeline (`pipeline.load()`).
-        inputs: .txt files, .jsonl files and folders.
+        inputs: .txt, .jsonl, .html/.htm, .warc/.warc.gz files and folders.
         outputs: paths ending in .jsonl, .duckdb or .parquet; one that exists is replaced only with `overwrite`.
         workers: worker processes (forked, sharing the model).
         resume: skip documents every output already holds, and append the rest.
@@ -464,6 +472,8 @@ def run_extraction(
         budget: the time and memory one document may take before it becomes an error record.
         progress: show a progress bar on stderr.
         on_rejected: called with each record that carries errors (for reporting).
+        meta_table: metadata rows (`--meta`) merged into the documents they match.
+        sites: the domain → province mapping for pages (`pipeline.web.SiteProvinces`); default: the shipped one.
 
     Raises:
         InputError, OutputError: the run cannot start; nothing was written.
@@ -479,7 +489,8 @@ def run_extraction(
     try:
         with (signals_stop_the_run() as stop, open_outputs(outputs, inputs, resume, overwrite) as sinks,
               WorkerPool(nlp, workers, budget, stop.is_set) as pool):
-            todo = documents_to_do(iter_documents(inputs, max_chars), sinks, stats, bar)
+            documents = iter_documents(inputs, max_chars, meta_table, sites, stats.skipped_records)
+            todo = documents_to_do(documents, sinks, stats, bar)
             feed(todo, pool, OrderedWriter(stats, bar, on_rejected), stop, WINDOW_PER_WORKER * workers)
     finally:
         bar.close()
