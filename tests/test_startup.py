@@ -1,8 +1,9 @@
 """`vipie extract` as a user runs it: what it imports, and what it writes on the seeds.
 
-tests/fixtures/seeds_extract.jsonl is `vipie extract SEEDS --out OUT --quiet` as written by commit a8ac31c, before
-the start-up and throughput work: the speed work must not change a byte of it. (A change that means to alter the
-output, in another issue, regenerates the file with that command and says so.)
+tests/fixtures/seeds_extract.jsonl is `vipie extract SEEDS --out OUT --quiet`: first as written by commit a8ac31c,
+before the start-up and throughput work, which did not change a byte of it; regenerated with that command when the
+linker stopped using the first body year as a feature (an intended change of output, in the facts issue). A change
+that means to alter the output regenerates the file the same way and says so.
 """
 
 import os
