@@ -77,6 +77,19 @@ def by_writer(linker: FactLinker, structured: list, c: float, folder: Path) -> d
     return results
 
 
+SCORE_COLUMNS = {"province": "province", "year": "year", "fact_f1": "fact F1",
+                 "indicator_token_f1": "indicator token F1", "indicator_exact": "indicator exact"}
+
+
+def print_table(names: list[str], rows: list[tuple[list, dict]]) -> None:
+    """A Markdown table: the row's own columns (`names`), then its scores."""
+    header = names + list(SCORE_COLUMNS.values())
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for cells, scores_of in rows:
+        print("| " + " | ".join([str(c) for c in cells] + [f"{scores_of[k]:.3f}" for k in SCORE_COLUMNS]) + " |")
+
+
 def order(doc: dict) -> str:
     return hashlib.sha1(doc["id"].encode()).hexdigest()
 
@@ -114,19 +127,12 @@ def main() -> None:
             folds = Path(tmp) / "by_writer"
             folds.mkdir()
             writers = by_writer(linker, structured["train"] + structured["dev"], args.c, folds)
-    print("| linker | split | facts | province | year | fact F1 | indicator token F1 | indicator exact |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name, by_split in results.items():
-        for split, s in by_split.items():
-            print(f"| {name} | {split} | {s['facts']} | {s['province']:.3f} | {s['year']:.3f} | {s['fact_f1']:.3f} | "
-                  f"{s['indicator_token_f1']:.3f} | {s['indicator_exact']:.3f} |")
+    print_table(["linker", "split", "facts"], [([name, split, s["facts"]], s)
+                                               for name, by_split in results.items() for split, s in by_split.items()])
     if args.by_writer:
-        print("\n| held-out writer | linker | province | year | fact F1 | indicator token F1 | indicator exact |")
-        print("|---|---|---|---|---|---|---|")
-        for held, by_linker in writers.items():
-            for name, s in by_linker.items():
-                print(f"| {held} | {name} | {s['province']:.3f} | {s['year']:.3f} | {s['fact_f1']:.3f} | "
-                      f"{s['indicator_token_f1']:.3f} | {s['indicator_exact']:.3f} |")
+        print()
+        print_table(["held-out writer", "linker"], [([held, name], s) for held, by_linker in writers.items()
+                                                    for name, s in by_linker.items()])
         results["by_writer"] = writers
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -40,6 +40,7 @@ from pipeline.annotate.config import (
     YEAR_RANGE,
     YEAR_RELATION,
 )
+from pipeline.annotate.tasks import read_json_file
 from pipeline.document import read_gold_documents
 from pipeline.errors import AnnotationError, InputError, OutputError
 from pipeline.labels import LABEL_NAMES, NATIONAL, QUALIFIERS, STATUSES
@@ -89,12 +90,7 @@ def read_export(path: Path) -> list[dict]:
     Raises:
         InputError: the file is missing, not JSON, or not a JSON export.
     """
-    try:
-        tasks = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file; give a Label Studio JSON export") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a JSON file ({exc}); export the project as JSON") from None
+    tasks = read_json_file(path, "give a Label Studio JSON export", "export the project as JSON")
     if not isinstance(tasks, list) or not all(isinstance(t, dict) and "annotations" in t for t in tasks):
         raise InputError(f"{path}: not a Label Studio JSON export (a list of tasks with 'annotations'); "
                          f"export the project as JSON, not JSON-MIN or CSV")

@@ -204,18 +204,28 @@ def write_tasks(tasks: Iterable[dict], out: Path) -> int:
     return count
 
 
+def read_json_file(path: Path, when_missing: str, when_not_json: str):
+    """The JSON value in `path`.
+
+    Raises:
+        InputError: the file is missing (the message ends with `when_missing`) or not JSON (`when_not_json`).
+    """
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file; {when_missing}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a JSON file ({exc}); {when_not_json}") from None
+
+
 def read_tasks(path: Path) -> list[dict]:
     """Tasks written by `vipie annotate export` (a JSON array).
 
     Raises:
         InputError: the file is missing, not JSON, or not a list of tasks with a `doc_id`.
     """
-    try:
-        tasks = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file; give tasks written by `vipie annotate export`") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not a JSON file ({exc}); give tasks written by `vipie annotate export`") from None
+    tasks = read_json_file(path, "give tasks written by `vipie annotate export`",
+                           "give tasks written by `vipie annotate export`")
     if not isinstance(tasks, list) or not all(isinstance(t, dict) and isinstance(t.get("data"), dict)
                                               and DOC_ID in t["data"] for t in tasks):
         raise InputError(f"{path}: not tasks of `vipie annotate export` (a list of tasks whose data has "
