@@ -44,6 +44,14 @@ def torch_hidden_from_thinc(hide: bool) -> Iterator[None]:
             del sys.modules["torch"]
 
 
+def check_model_dir(path: Path) -> None:
+    """Raises ModelError when `path` is not a model folder made by vipie (it has no config.cfg)."""
+    from pipeline.errors import ModelError
+
+    if not (path / "config.cfg").is_file():
+        raise ModelError(f"{path}: not a vipie model (no config.cfg); pass --model a folder made by vipie or omit it")
+
+
 def load(model_dir: str | Path | None = None):
     """The spaCy `Language` stored in `model_dir` (default: the shipped model), with vipie's components.
 
@@ -53,12 +61,10 @@ def load(model_dir: str | Path | None = None):
     Raises:
         ModelError: the folder is missing, holds no spaCy config, or a file differs from its checksum.
     """
-    from pipeline.errors import ModelError
     from pipeline.model import verify_model_files
 
     path = Path(model_dir) if model_dir else DEFAULT_MODEL
-    if not (path / "config.cfg").is_file():
-        raise ModelError(f"{path}: not a vipie model (no config.cfg); pass --model a folder made by vipie or omit it")
+    check_model_dir(path)
     warning = verify_model_files(path)
     if warning:
         print(f"vipie: warning: {warning}", file=sys.stderr)

@@ -33,14 +33,17 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline import check_model_dir
 from pipeline.corpus import (TABLES, ParquetSink, check_outputs, output_lock, partial_path, remove_duckdb_file,
                              replace_file, table_rows)
 from pipeline.document import (DEFAULT_MAX_CHARS, Document, MetaTable, expand_inputs, file_documents, input_kind,
                                jsonl_pieces, read_jsonl, with_table_meta)
-from pipeline.errors import Interrupted, ModelError, OutputError, VipieError
+from pipeline.errors import Interrupted, OutputError, VipieError
 from pipeline.extract import ExtractionStats, process_document, signals_stop_the_run
 
 PARTS = ".parts"
+# The documents part of a batch is written last: a batch whose documents part exists is complete (resume).
+PART_ORDER = [*(t for t in TABLES if t != "documents"), "documents"]
 UNIT_DOCUMENTS = 16  # documents per unit of reading, and per actor call: small enough to spread over the actors
 SUMMARY = ("id", "syllables", "facts", "labels", "errors", "skipped")
 RESUMED = "--resume"  # the skip reason of documents already written
@@ -101,7 +104,7 @@ def write_part(parts: Path, rows: dict[str, list[dict]]) -> None:
     """One Parquet part per table for a batch of documents, the `documents` part last and each moved into place
     whole: a batch counts as written (for --resume) only once its documents part exists."""
     name = f"part-{uuid.uuid4().hex}.parquet"
-    for table in [*(t for t in TABLES if t != "documents"), "documents"]:
+    for table in PART_ORDER:
         folder = parts / table
         folder.mkdir(parents=True, exist_ok=True)
         working = folder / f".{name}.partial"
@@ -173,7 +176,7 @@ def prepare_parts(out: Path, resume: bool) -> Path:
         shutil.rmtree(parts, ignore_errors=True)
     elif not parts.exists() and all((out / f"{table}.parquet").exists() for table in TABLES):
         name = f"part-{uuid.uuid4().hex}.parquet"
-        for table in [*(t for t in TABLES if t != "documents"), "documents"]:
+        for table in PART_ORDER:
             (parts / table).mkdir(parents=True, exist_ok=True)
             shutil.copyfile(out / f"{table}.parquet", parts / table / name)
     parts.mkdir(parents=True, exist_ok=True)
@@ -270,9 +273,8 @@ def run_ray_extraction(
         Interrupted: SIGINT or SIGTERM stopped the run; the parts written stay for --resume.
     """
     check_ray_run(inputs, outputs, resume, overwrite)
-    if model_dir is not None and not (Path(model_dir) / "config.cfg").is_file():
-        raise ModelError(f"{model_dir}: not a vipie model (no config.cfg); pass --model a folder made by vipie "
-                         "or omit it")
+    if model_dir is not None:
+        check_model_dir(Path(model_dir))
     ray = import_ray()
     out = outputs[0]
     out.mkdir(parents=True, exist_ok=True)

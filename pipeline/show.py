@@ -12,12 +12,13 @@ offline and as a file attached to an email.
 
 import html
 import json
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from html.parser import HTMLParser
 from pathlib import Path
 
+from pipeline.corpus import partial_path, replace_file
 from pipeline.document import read_gold_documents
 from pipeline.errors import InputError, OutputError
 from pipeline.labels import LABELS
@@ -61,10 +62,16 @@ def fact_spans(facts: list[dict], doc_index: int) -> list[FactSpan]:
     return spans
 
 
+@cache
+def boilerplate():
+    """The layout's boilerplate lines, read once per process (a page shows many documents)."""
+    return load_boilerplate()
+
+
 def blocks(text: str, entities: list[dict]) -> list[tuple[int, int]]:
     """The text cut at the title and every paragraph layout finds, as `(start, end)` pairs that cover every
     non-blank character; a cut never falls inside an entity."""
-    layout = analyse_layout(text, load_boilerplate())
+    layout = analyse_layout(text, boilerplate())
     cuts = {0, *(start for start, _ in layout.paragraphs), *([layout.title[0]] if layout.title else [])}
     cuts = sorted(c for c in cuts if not any(e["start"] < c < e["end"] for e in entities))
     found = []
@@ -334,10 +341,10 @@ def write_page(page: str, out: Path, overwrite: bool) -> None:
         OutputError: see `check_page_out`, or the file cannot be written.
     """
     check_page_out(out, overwrite)
-    partial = out.with_name(out.name + ".partial")
+    partial = partial_path(out)
     try:
         partial.write_text(page, encoding="utf-8")
-        os.replace(partial, out)
+        replace_file(partial, out)
     except OSError as exc:
         partial.unlink(missing_ok=True)
         raise OutputError(f"--out {out}: cannot be written ({exc.strerror}); choose another --out") from exc

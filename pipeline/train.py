@@ -104,11 +104,13 @@ def read_examples(paths: list[Path], label_map: dict[str, str], problems: list[s
     gold = [p for p in paths if p.suffix == ".jsonl"]
     if gold:
         examples.extend(read_gold_examples(structure_nlp or structure_pipeline(), gold, problems))
-    for path in paths:
-        if path.suffix != ".jsonl":
-            for example in map(retokenized, read_conll(path, label_map)):
-                example.word_ids = segmented_word_ids(example, tokenize_words or underthesea_segmenter())
-                examples.append(example)
+    conll = [path for path in paths if path.suffix != ".jsonl"]
+    if conll:
+        tokenize_words = tokenize_words or underthesea_segmenter()
+    for path in conll:
+        for example in map(retokenized, read_conll(path, label_map)):
+            example.word_ids = segmented_word_ids(example, tokenize_words)
+            examples.append(example)
     return examples
 
 

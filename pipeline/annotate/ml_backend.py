@@ -19,7 +19,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from pipeline.annotate.config import DOC_ID, LABELS_CONTROL, META, TEXT
-from pipeline.annotate.tasks import field_item, prediction_result, uncertainty
+from pipeline.annotate.tasks import field_item, prediction
 from pipeline.document import make_document
 from pipeline.numbers import parse_metric
 
@@ -68,7 +68,7 @@ def predict_task(nlp, task: dict, version: str, context: dict | None = None) -> 
     record = process_document(nlp, document)
     if record["errors"]:
         return {"result": [], "score": 0.0, "model_version": version}
-    return {"result": prediction_result(record), "score": round(1 - uncertainty(record), 4), "model_version": version}
+    return prediction(record, version)
 
 
 def answer(nlp, version: str, path: str, body: dict | None) -> tuple[int, dict]:

@@ -153,12 +153,16 @@ def task_from_record(record: dict, meta: dict, version: str) -> dict:
         meta: the document's metadata as given in the input (kept in the task, and so in the gold).
         version: the prediction's `model_version` (`model_version(nlp)`).
     """
-    unsure = uncertainty(record)
-    # The prediction's score is the model's confidence, so Label Studio's "Prediction score" column, sorted
-    # ascending, gives the same order as the `uncertainty` column sorted descending.
-    prediction = {"model_version": version, "result": prediction_result(record), "score": round(1 - unsure, 4)}
-    return {"data": {DOC_ID: record["id"], TEXT: record["text"], META: dict(meta), UNCERTAINTY: unsure},
-            "predictions": [prediction]}
+    return {"data": {DOC_ID: record["id"], TEXT: record["text"], META: dict(meta), UNCERTAINTY: uncertainty(record)},
+            "predictions": [prediction(record, version)]}
+
+
+def prediction(record: dict, version: str) -> dict:
+    """The Label Studio prediction of a record, the same for the export and the ML backend.
+
+    Its score is the model's confidence, so Label Studio's "Prediction score" column, sorted ascending, gives
+    the same order as the `uncertainty` column sorted descending."""
+    return {"model_version": version, "result": prediction_result(record), "score": round(1 - uncertainty(record), 4)}
 
 
 def export_tasks(nlp, inputs: list[Path], max_chars: int,

@@ -48,10 +48,9 @@ def comparison_rows(new: dict, old: dict | None) -> list[tuple[str, float | None
     before, after = per_label(old), per_label(new)
     labels = [*after, *(label for label in before if label not in after)]
     rows = [(label, before.get(label), after.get(label, 0.0)) for label in labels]
-    old_headline = headline(old) if old else {}
-    return rows + [(name, old_headline.get(key), value) for name, key, value in
-                   (("entities micro", "entity_micro_f1", headline(new)["entity_micro_f1"]),
-                    ("facts", "fact_f1", headline(new)["fact_f1"]))]
+    old_headline, new_headline = headline(old) if old else {}, headline(new)
+    return rows + [(name, old_headline.get(key), new_headline[key]) for name, key in
+                   (("entities micro", "entity_micro_f1"), ("facts", "fact_f1"))]
 
 
 def print_comparison(rows: list[tuple[str, float | None, float]], where: str) -> None:

@@ -124,12 +124,13 @@ def train(
                          "give both or neither")
     cross_encoder = None
     if linker == "cross-encoder":
-        from pipeline.facts.cross_encoder import check_base_model
+        from pipeline.facts.cross_encoder import LINKER_OPTION
+        from pipeline.recognize.transformer import check_base_model
 
         if linker_epochs < 1:
             raise InputError(f"--linker-epochs {linker_epochs}: give at least 1")
         # Checked now, before the NER trains: a base model that cannot be read would fail only hours later.
-        check_base_model(linker_base_model)
+        check_base_model(linker_base_model, LINKER_OPTION)
         cross_encoder = {"base_model": linker_base_model, "epochs": linker_epochs,
                          "learning_rate": linker_learning_rate, "device": device}
     if bool(dataset) == bool(train_files):

@@ -333,10 +333,11 @@ def from_base_model(auto_class, base_model: str, *, option: str = "--base-model"
                          "LOCAL_DIR` makes one where a network reaches the hub)") from exc
 
 
-def check_base_model(base_model: str) -> None:
-    """Raises ModelError when `base_model` cannot be read from local files (its config is read, not its weights):
-    called before any training example is built, so a missing model fails in a second, not after minutes."""
-    from_base_model(AutoConfig, base_model)
+def check_base_model(base_model: str, option: str = "--base-model") -> None:
+    """Raises ModelError, naming `option`, when `base_model` cannot be read from local files (its config is read,
+    not its weights): called before any training example is built, so a missing model fails in a second, not after
+    minutes."""
+    from_base_model(AutoConfig, base_model, option=option)
 
 
 def optimizer_step(loss, model, optimizer, scheduler) -> float:
