@@ -91,6 +91,20 @@ def test_a_ministrys_own_figure_and_a_count_of_provinces_are_national_cues():
     assert "province_count" in by_value(provinces, NATIONAL)[0].features
 
 
+def test_an_average_over_provinces_and_a_national_document_are_national_cues_even_beside_an_own_province():
+    text = "Tiền Giang tăng 11 bậc\nGiá trị trung bình DTI cấp tỉnh là 0,4660 điểm; tỉnh đạt 0,4731 điểm."
+    spans = [("LOCATION", "Tiền Giang"), ("METRIC", "0,4660 điểm"), ("METRIC", "0,4731 điểm")]
+    provinces, _ = candidates_of(text, spans, "0,4660 điểm")
+    assert "aggregate:clause" in by_value(provinces, NATIONAL)[0].features
+    assert by_value(provinces, "Tiền Giang", "own")  # the own province stays a candidate beside it
+    provinces, _ = candidates_of(text, spans, "0,4731 điểm")
+    assert "aggregate:sentence" in by_value(provinces, NATIONAL)[0].features
+    text = "Bộ Thông tin và Truyền thông cho biết cả nước có gần 80.000 tổ.\nCác tổ đã hướng dẫn 14,5 triệu lượt người."
+    spans = [("AGENCY", "Bộ Thông tin và Truyền thông"), ("METRIC", "gần 80.000"), ("METRIC", "14,5 triệu")]
+    provinces, _ = candidates_of(text, spans, "14,5 triệu")  # no cue in its sentence, but the article is national
+    assert set(by_value(provinces, NATIONAL)[0].features) >= {"national_document", "no_own_province"}
+
+
 def test_a_figure_shared_by_several_provinces_tells_the_null_candidate():
     text = "Hà Nam, Ninh Bình, Thái Bình đạt trên 0,5 điểm."
     spans = [("LOCATION", "Hà Nam"), ("LOCATION", "Ninh Bình"), ("LOCATION", "Thái Bình"), ("METRIC", "trên 0,5 điểm")]

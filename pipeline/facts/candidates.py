@@ -45,6 +45,8 @@ TARGET_WORDS = regex.compile(r"(?<![\p{L}])(?:phấn đấu|mục tiêu|chỉ ti
                              regex.IGNORECASE)
 NATIONAL_WORDS = regex.compile(r"(?<![\p{L}])(?:cả nước|toàn quốc|quốc gia|các bộ, ngành|bộ, ngành)(?![\p{L}])",
                                regex.IGNORECASE)
+# An average over provinces is the country's figure ("mức trung bình của cả nước", "DTI trung bình cấp tỉnh").
+NATIONAL_AGGREGATE = regex.compile(r"(?<![\p{L}])(?:trung bình|bình quân)(?![\p{L}])", regex.IGNORECASE)
 RANK_CUES = regex.compile(r"(?<![\p{L}])(?:xếp|đứng|vị trí|xếp hạng|thứ|top|tăng|giảm|bậc)(?![\p{L}])", regex.IGNORECASE)
 DISTANCE_BUCKETS = (0, 2, 5, 10, 20, 40, 80)
 # Region of a chosen mention → the evidence name written in its fact.
@@ -417,10 +419,16 @@ def province_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> l
     if any(e.label == "LOCATION" and e.text == NATIONAL and fig.sentence[0] <= e.start < fig.sentence[1]
            for e in doc.entities):
         national["viet_nam:sentence"] = 1.0
+    if NATIONAL_AGGREGATE.search(clause_text):
+        national["aggregate:clause"] = 1.0
+    elif NATIONAL_AGGREGATE.search(sentence_text):
+        national["aggregate:sentence"] = 1.0
+    if doc.national_document:
+        national["national_document"] = 1.0
     if not doc.own.value:
         national["no_own_province"] = 1.0
     # Guidelines v2: a figure is national on national evidence, not for want of a province.
-    if len(national) > 1 and (set(national) != {"kind=national", "no_own_province"} or doc.national_document):
+    if len(national) > 1 and set(national) != {"kind=national", "no_own_province"}:
         candidates.append(Candidate(NATIONAL, "national", (bodies[0].start, bodies[0].end) if bodies else None,
                                     national, "agency" if bodies else "sentence"))
     null = {"kind=null": 1.0, f"named_in_sentence={min(len(named_in_sentence), 3)}": 1.0}
