@@ -71,8 +71,13 @@ def entity_labels(pairs: list[tuple[dict, dict]]) -> list[str]:
 
 def unknown_labels(gold: list[dict], known: Iterable[str]) -> dict[str, int]:
     """The gold labels outside `known` (a model's label set), each with its number of gold spans, by label."""
+    return count_unknown((e["label"] for doc in gold for e in doc["entities"]), known)
+
+
+def count_unknown(labels: Iterable[str], known: Iterable[str]) -> dict[str, int]:
+    """How many of `labels` (one per gold span) lie outside `known`, by label, sorted."""
     known = set(known)
-    return dict(sorted(Counter(e["label"] for doc in gold for e in doc["entities"] if e["label"] not in known).items()))
+    return dict(sorted(Counter(label for label in labels if label not in known).items()))
 
 
 def entity_scores(pairs: list[tuple[dict, dict]], labels: Iterable[str] | None = None) -> dict:
@@ -84,14 +89,19 @@ def entity_scores(pairs: list[tuple[dict, dict]], labels: Iterable[str] | None =
         keep = lambda entities: [e for e in entities if e["label"] in labels]  # noqa: E731
         gold_tags.append(iob2_tags(gold["text"], keep(gold["entities"]), problems, gold["id"]))
         pred_tags.append(iob2_tags(pred["text"], keep(pred["entities"]), problems, pred["id"]))
+    return seqeval_scores(gold_tags, pred_tags, labels, problems)
+
+
+def seqeval_scores(gold_tags: list[list[str]], pred_tags: list[list[str]], labels: Iterable[str],
+                   problems: list) -> dict:
+    """Strict IOB2 scores of tag sequences per label of `labels`, micro and macro average, with the alignment
+    `problems` met while tagging."""
     report = classification_report(gold_tags, pred_tags, mode="strict", scheme=IOB2, output_dict=True,
                                    zero_division=0)
-    per_label = {
-        label: {k: round(float(report[label][k]), 4) for k in ("precision", "recall", "f1-score", "support")}
-        for label in labels if label in report
-    }
     return {
-        "per_label": per_label,
+        "per_label": {label: {k: round(float(report[label][k]), 4) for k in ("precision", "recall", "f1-score",
+                                                                            "support")}
+                      for label in labels if label in report},
         "micro": {k: round(float(report["micro avg"][k]), 4) for k in ("precision", "recall", "f1-score")},
         "macro": {k: round(float(report["macro avg"][k]), 4) for k in ("precision", "recall", "f1-score")},
         "alignment_problems": problems,
@@ -343,17 +353,8 @@ def headline(report: dict) -> dict:
 
 def tag_entity_scores(gold_tags: list[list[str]], pred_tags: list[list[str]]) -> dict:
     """`entity_scores` of IOB2 tag sequences over the same tokens (strict, every label of either side)."""
-    report = classification_report(gold_tags, pred_tags, mode="strict", scheme=IOB2, output_dict=True,
-                                   zero_division=0)
     labels = label_order(tag.partition("-")[2] for tags in (*gold_tags, *pred_tags) for tag in tags if tag != "O")
-    return {
-        "per_label": {label: {k: round(float(report[label][k]), 4) for k in ("precision", "recall", "f1-score",
-                                                                            "support")}
-                      for label in labels if label in report},
-        "micro": {k: round(float(report["micro avg"][k]), 4) for k in ("precision", "recall", "f1-score")},
-        "macro": {k: round(float(report["macro avg"][k]), 4) for k in ("precision", "recall", "f1-score")},
-        "alignment_problems": [],
-    }
+    return seqeval_scores(gold_tags, pred_tags, labels, [])
 
 
 def model_tags(nlp, examples: list) -> list[list[str]]:
@@ -383,9 +384,7 @@ def evaluate_tags(examples: list, predicted: list[list[str]]) -> dict:
 
 def unknown_tag_labels(examples: list, known: Iterable[str]) -> dict[str, int]:
     """`unknown_labels` of CoNLL examples: gold labels outside `known`, with their number of spans."""
-    known = set(known)
-    return dict(sorted(Counter(tag[2:] for ex in examples for tag in ex.tags
-                               if tag.startswith("B-") and tag[2:] not in known).items()))
+    return count_unknown((tag[2:] for ex in examples for tag in ex.tags if tag.startswith("B-")), known)
 
 
 def evaluate(gold: list[dict], pred: list[dict]) -> dict:

@@ -113,11 +113,19 @@ def verify_model_files(model_dir: Path) -> str | None:
         if PurePosixPath(name).is_absolute() or ".." in PurePosixPath(name).parts:
             raise ModelError(f"{model_dir / CARD_FILE}: lists {name!r}, which is outside the model folder; "
                              "the card was altered, do not use this model")
-        path = model_dir / name
-        if not path.is_file():
-            raise ModelError(f"{path}: missing; the model folder is incomplete, copy it again or rebuild it with "
-                             "`vipie train`")
-        if sha256(path) != expected:
-            raise ModelError(f"{path}: its checksum differs from {CARD_FILE}; the file is corrupt or was replaced, "
-                             "copy the model folder again or rebuild it with `vipie train`")
+        check_listed_file(model_dir / name, expected, CARD_FILE)
     return None
+
+
+def check_listed_file(path: Path, expected: str, listed_in: str) -> None:
+    """Check that `path` exists and has the SHA-256 `expected` that the file `listed_in` records for it.
+
+    Raises:
+        ModelError: the file is missing or differs from its checksum.
+    """
+    if not path.is_file():
+        raise ModelError(f"{path}: missing; the model folder is incomplete, copy it again or rebuild it with "
+                         "`vipie train`")
+    if sha256(path) != expected:
+        raise ModelError(f"{path}: its checksum differs from {listed_in}; the file is corrupt or was replaced, "
+                         "copy the model folder again or rebuild it with `vipie train`")

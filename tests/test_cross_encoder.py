@@ -145,7 +145,7 @@ def test_a_corrupt_or_missing_cross_encoder_file_is_a_one_line_model_error(train
     data = bytearray(original)
     data[len(data) // 2] ^= 0xFF
     weights.write_bytes(bytes(data))
-    with pytest.raises(ModelError, match="model.safetensors: checksum differs from linker.json") as error:
+    with pytest.raises(ModelError, match="model.safetensors: its checksum differs from linker.json") as error:
         LearnedLinker.load(folder)
     assert "\n" not in str(error.value)
     # Without the linker's checksums in the way, transformers' own refusal is one line too.

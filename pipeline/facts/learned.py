@@ -39,7 +39,7 @@ from pipeline.facts.indicator import (
 from pipeline.facts.link import EntitySpan, FactLinker, LinkContext, Resolved, indicator_span_of
 from pipeline.facts.ranker import CandidateRanker
 from pipeline.labels import NATIONAL
-from pipeline.model import sha256
+from pipeline.model import check_listed_file, sha256
 
 LINKER_FILE = "linker.json"
 INDICATOR_FILE = "indicator.crfsuite"
@@ -116,12 +116,7 @@ def checked_files(folder: Path, names: object, where: str) -> dict[str, str]:
             and PurePosixPath(name).name == name for name, digest in names.items()):
         raise ModelError(f"{where}: not a list of the cross-encoder's files; rebuild it with `vipie train`")
     for name, digest in names.items():
-        path = folder / name
-        if not path.is_file():
-            raise ModelError(f"{path}: missing; the model folder is incomplete, rebuild it with `vipie train`")
-        if sha256(path) != digest:
-            raise ModelError(f"{path}: checksum differs from {LINKER_FILE}; the file is corrupt or was replaced, "
-                             f"rebuild the model with `vipie train`")
+        check_listed_file(folder / name, digest, LINKER_FILE)
     return names
 
 
@@ -237,11 +232,7 @@ class LearnedLinker:
         data = read_linker_file(folder)
         indicator = data.get("indicator") if isinstance(data.get("indicator"), dict) else {}
         crf_path = folder / INDICATOR_FILE
-        if not crf_path.is_file():
-            raise ModelError(f"{folder}: no {INDICATOR_FILE}; the model folder is incomplete, rebuild it with `vipie train`")
-        if sha256(crf_path) != indicator.get("sha256"):
-            raise ModelError(f"{crf_path}: checksum differs from {LINKER_FILE}; the file is corrupt or was replaced, "
-                             f"rebuild the model with `vipie train`")
+        check_listed_file(crf_path, indicator.get("sha256"), LINKER_FILE)
         return cls(load_ranker(folder, data, "province"), load_ranker(folder, data, "year"),
                    IndicatorTagger.load(crf_path))
 
