@@ -362,12 +362,42 @@ def with_shared_features(candidates: list[Candidate], rule: Resolved, shared: di
     return candidates
 
 
+def national_cues(doc: DocumentView, fig: FigureView) -> tuple[dict[str, float], list[EntitySpan]]:
+    """What says a figure is the country's (guidelines v2): "cả nước"/"toàn quốc", a count of provinces, a national
+    body, "Việt Nam", an average over provinces, a national article; and the national bodies of its sentence."""
+    text, metric = doc.text, fig.metric
+    clause_text = text[fig.clause[0] : fig.clause[1]]
+    sentence_text = text[fig.sentence[0] : fig.sentence[1]]
+    cues = {}
+    if any(marker in clause_text.lower() for marker in NATIONAL_MARKERS):
+        cues["national_marker:clause"] = 1.0
+    elif NATIONAL_WORDS.search(sentence_text):
+        cues["national_marker:sentence"] = 1.0
+    if PROVINCE_COUNT.match(text[metric.end : fig.clause[1]]):
+        cues["province_count"] = 1.0
+    bodies = [e for e in doc.entities if e.label == "AGENCY" and fig.sentence[0] <= e.start < fig.sentence[1]
+              and NATIONAL_BODY.match(e.text)]
+    if bodies:
+        cues["national_body:sentence"] = 1.0
+        if any(fig.clause[0] <= e.start < fig.clause[1] for e in bodies):
+            cues["national_body:clause"] = 1.0
+    if any(e.label == "LOCATION" and e.text == NATIONAL and fig.sentence[0] <= e.start < fig.sentence[1]
+           for e in doc.entities):
+        cues["viet_nam:sentence"] = 1.0
+    if NATIONAL_AGGREGATE.search(clause_text):
+        cues["aggregate:clause"] = 1.0
+    elif NATIONAL_AGGREGATE.search(sentence_text):
+        cues["aggregate:sentence"] = 1.0
+    if doc.national_document:
+        cues["national_document"] = 1.0
+    return cues, bodies
+
+
 def province_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[Candidate]:
     """Province candidates of one figure; the rule linker's choice (`rule`) is a feature of each."""
     text = doc.text
     metric = fig.metric
     shared = figure_features(doc, fig)
-    clause_text = text[fig.clause[0] : fig.clause[1]]
     sentence_text = text[fig.sentence[0] : fig.sentence[1]]
     lowered_sentence = sentence_text.lower()
     candidates: list[Candidate] = []
@@ -403,28 +433,8 @@ def province_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> l
         if any(marker in lowered_sentence for marker in SELF_MARKERS):
             features["self_marker"] = 1.0
         candidates.append(Candidate(doc.own.value, "own", doc.own.span, features, doc.own.evidence))
-    national = {"kind=national": 1.0}
-    if any(marker in clause_text.lower() for marker in NATIONAL_MARKERS):
-        national["national_marker:clause"] = 1.0
-    elif NATIONAL_WORDS.search(sentence_text):
-        national["national_marker:sentence"] = 1.0
-    if PROVINCE_COUNT.match(text[metric.end : fig.clause[1]]):
-        national["province_count"] = 1.0
-    bodies = [e for e in doc.entities if e.label == "AGENCY" and fig.sentence[0] <= e.start < fig.sentence[1]
-              and NATIONAL_BODY.match(e.text)]
-    if bodies:
-        national["national_body:sentence"] = 1.0
-        if any(fig.clause[0] <= e.start < fig.clause[1] for e in bodies):
-            national["national_body:clause"] = 1.0
-    if any(e.label == "LOCATION" and e.text == NATIONAL and fig.sentence[0] <= e.start < fig.sentence[1]
-           for e in doc.entities):
-        national["viet_nam:sentence"] = 1.0
-    if NATIONAL_AGGREGATE.search(clause_text):
-        national["aggregate:clause"] = 1.0
-    elif NATIONAL_AGGREGATE.search(sentence_text):
-        national["aggregate:sentence"] = 1.0
-    if doc.national_document:
-        national["national_document"] = 1.0
+    cues, bodies = national_cues(doc, fig)
+    national = {"kind=national": 1.0, **cues}
     if not doc.own.value:
         national["no_own_province"] = 1.0
     # Guidelines v2: a figure is national on national evidence, not for want of a province.
