@@ -29,6 +29,7 @@ from pipeline.layout import analyse_layout, load_boilerplate
 from pipeline.provinces import default_resolver
 from pipeline.recognize.crf import MODEL_FILE, CrfModel, spans_to_tags, token_features
 from pipeline.recognize.merge import SourcedSpan, keep_labels, merge_spans, tagged_spans
+from pipeline.recognize.not_metric import not_a_metric
 from pipeline.recognize.rules import RuleRecognizer
 from pipeline.segment import WordTokenizer, segment_words, underthesea_segmenter
 from pipeline.training_data import paragraph_example
@@ -161,6 +162,8 @@ def set_merged_ents(doc: Doc, model_spans: list[SourcedSpan], precedence: dict[s
     won."""
     rules = list(doc.spans.get(RULE_SPANS, []))
     sources = {(s.start_char, s.end_char, s.label_): s._.source for s in rules}
+    # A model trained on a few writers still tags what the guidelines exclude ("mức độ 3, 4", hotlines).
+    model_spans = [s for s in model_spans if s.label != "METRIC" or not not_a_metric(doc.text, s.start, s.end)]
     candidates = keep_labels([SourcedSpan(s.start_char, s.end_char, s.label_, s._.score or 0.0, "rules")
                               for s in rules], rule_labels)
     ents = []

@@ -30,6 +30,7 @@ AT_LEAST_AFTER = "trở lên"
 
 # Units kept inside a METRIC span, longest first; the value is the written number.
 UNITS: dict[str, str] = {
+    "điểm phần trăm": "điểm phần trăm",  # before "phần trăm": the longer unit is read first
     "phần trăm": "%",
     "%": "%",
     "nghìn tỷ đồng": "nghìn tỷ đồng",
@@ -46,9 +47,13 @@ UNITS: dict[str, str] = {
     "bậc": "bậc",
     "Mbps": "Mbps",
     "Gbps": "Gbps",
+    "TB": "TB",
+    "GB": "GB",
     "MW": "MW",
     "tấn": "tấn",
 }
+# What a rate is counted per when no number comes before it: "12%/năm", "320 cuộc gọi/ngày", "04 người/xã".
+RATE_PER = ("năm", "tháng", "quý", "tuần", "ngày", "giờ", "người", "hộ", "xã", "thôn", "tổ", "kg")
 # Scale words that multiply the value when no currency follows ("2 triệu" lượt truy cập).
 MULTIPLIERS: dict[str, float] = {"nghìn": 1e3, "ngàn": 1e3, "triệu": 1e6, "tỷ": 1e9}
 # Words after a number that make it a duration, not a METRIC ("gần 2 năm", "02 năm").
@@ -147,7 +152,10 @@ def split_unit(text: str) -> tuple[str, str | None, float]:
 
 _RANGE = re.compile(r"^(?P<low>.+?)\s*(?:-|–|đến)\s*(?P<high>[^-–]+)$")
 _FRACTION = re.compile(r"^(\d+)/(\d+)$")
-_RANK = re.compile(r"^thứ\s+(?P<rank>\S+?)(?:/(?P<of>\d+))?$", re.IGNORECASE)
+_RANK = re.compile(r"^(?:thứ|vị trí(?:\s+số)?)\s+(?P<rank>\S+?)(?:/(?P<of>\d+))?$", re.IGNORECASE)
+# A rate unit stays in the span (guidelines v2): "41,5 thuê bao/100 dân", "12%/năm", "5.000 đến 8.000 đồng/kg".
+_RATE = re.compile(r"^(?P<number>\d[\d.,]*(?:\s*%?\s*(?:-|–|đến)\s*\d[\d.,]*)?)\s*"
+                   r"(?P<unit>(?:%|[^\W\d_][^/]*?)(?:/[^/]+)+)$")
 
 
 def finite(value: float | None) -> float | None:
@@ -172,7 +180,8 @@ def parse_metric(text: str, following: str = "") -> MetricValue:
     rank = _RANK.match(rest)
     if rank:
         return MetricValue(finite(parse_vietnamese_number(rank.group("rank"))), None, "rank", qualifier)
-    number, unit, scale = split_unit(rest)
+    rate = _RATE.match(rest)
+    number, unit, scale = (rate.group("number"), rate.group("unit"), 1.0) if rate else split_unit(rest)
     fraction = _FRACTION.match(number)
     if fraction:
         denominator = float(fraction.group(2))

@@ -29,6 +29,16 @@ from pipeline.numbers import parse_metric, parse_number_words, parse_numeral
         ("70 phần trăm", "", 70, None, "%", None),
         ("99,5 điểm", "", 99.5, None, "điểm", None),
         ("1.234,5", "", 1234.5, None, None, None),
+        # guidelines v2: rate units stay in the span and the unit, ranks written "vị trí", points of a percentage
+        ("khoảng 14,8 thuê bao/100 dân", "", 14.8, None, "thuê bao/100 dân", "approx"),
+        ("20%-25%/năm", "", 20, 25, "%/năm", None),
+        ("5.000 đến 8.000 đồng/kg", "", 5000, 8000, "đồng/kg", None),
+        ("5 triệu đồng/người/tháng", "", 5, None, "triệu đồng/người/tháng", None),
+        ("khoảng 1/4", "", 0.25, None, None, "approx"),
+        ("vị trí 33/63", "", 33, None, "rank", None),
+        ("vị trí số một", "", 1, None, "rank", None),
+        ("2,16 điểm phần trăm", "", 2.16, None, "điểm phần trăm", None),
+        ("khoảng 420 TB", "", 420, None, "TB", "approx"),
     ],
 )
 def test_parse_metric_formats(text, following, value, value_max, unit, qualifier):

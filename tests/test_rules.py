@@ -20,6 +20,12 @@ from tests.conftest import spans
         ("tỷ lệ cao hơn 5% so với năm trước", ["5%"]),
         ("tỉnh đứng thứ hai, sau Hà Nội", ["thứ hai"]),
         ("tỷ lệ đạt mức 52,1% năm 2023", ["52,1%"]),
+        ("mật độ đạt khoảng 14,8 thuê bao/100 dân, vẫn thấp", ["khoảng 14,8 thuê bao/100 dân"]),
+        ("tăng 12%/năm, giá từ 5.000 đến 8.000 đồng/kg", ["12%/năm", "5.000 đến 8.000 đồng/kg"]),
+        ("tỉnh xếp vị trí 33/63, chỉ số ở mức thứ 9", ["vị trí 33/63", "thứ 9"]),
+        ("82 dịch vụ mức độ 3 và 4 dịch vụ mức độ 4", ["82", "4"]),
+        ("đã có 53 hộ có điện thoại, trong đó 17 chiếc điện thoại thông minh", ["53", "17"]),
+        ("mở 08 lớp tập huấn cho 5/6 nhóm thủ tục", ["08", "5/6"]),
     ],
 )
 def test_metric(recognizer, text, expected):
@@ -37,6 +43,19 @@ def test_metric(recognizer, text, expected):
         "Cách mạng công nghiệp lần thứ tư",
         "Thứ nhất, tăng cường tuyên truyền",
         "Nghị định số 42/2022/NĐ-CP",
+        # guidelines v2, "Not METRIC": levels in a list, documents, weekdays, hotlines, list markers, parts, ages
+        "dịch vụ công trực tuyến mức độ 3, 4 lên Cổng",
+        "Thực hiện Đề án 06 của Chính phủ",
+        "Thứ năm, 20/12/2018 - 10:12",
+        "làm việc cả ngày thứ bảy, chủ nhật",
+        "gọi đường dây nóng 0269.3.888.000 hoạt động 24/7",
+        "liên hệ tổng đài 1900 0368 để được hướng dẫn",
+        "KẾT QUẢ\n1. Về chính quyền số",
+        "tập trung vào 3 nhóm nhiệm vụ: hạ tầng, ứng dụng",
+        "chính quyền địa phương 2 cấp, liên thông 4 cấp",
+        "công dân từ 14 tuổi trở lên, trẻ em dưới 6 tuổi",
+        "IOC giai đoạn 1 đặt tại tầng 2 trụ sở",
+        "Ngày 14/11, UBND xã tổ chức",
     ],
 )
 def test_not_metric(recognizer, text):

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import regex
 
 from pipeline.gazetteers import load_lines
-from pipeline.numbers import COMPARATIVES, DURATION_WORDS, MULTIPLIERS, QUALIFIER_WORDS, UNITS
+from pipeline.numbers import COMPARATIVES, DURATION_WORDS, MULTIPLIERS, QUALIFIER_WORDS, RATE_PER, UNITS
 from pipeline.provinces import ProvinceResolver
+from pipeline.recognize.not_metric import not_a_metric
 
 LETTER = r"[\p{L}\p{M}\d_]"
 START = rf"(?<!{LETTER})"
@@ -30,8 +31,6 @@ DOCUMENT_TYPES = (
     "Thông tư liên tịch", "Nghị định", "Quyết định", "Nghị quyết", "Thông tư", "Chỉ thị", "Kế hoạch",
     "Công văn", "Luật", "Thông báo", "Công điện", "Hướng dẫn", "Chương trình", "Đề án",
 )
-# Words before a number that make it a level, version or article number, not a METRIC.
-NOT_METRIC_BEFORE = ("mức độ", "cấp độ", "mức", "độ", "phiên bản", "điều", "khoản", "lớp thứ", "lần thứ")
 LOCALITY_PREFIXES = r"(?:[Tt]ỉnh|[Tt]hành\s+phố|TP\.?|Tp\.)"
 DISTRICT_PREFIXES = r"(?:[Hh]uyện|[Qq]uận|[Tt]hị\s+xã|[Tt]hị\s+trấn|[Xx]ã|[Pp]hường)"
 
@@ -118,9 +117,14 @@ class RuleRecognizer:
         add("DATE", "quarter", "pattern", rf"[Qq]uý\s+(?:IV|I{{1,3}}|[1-4])(?:/|\s+năm\s+){YEAR}")
         add("DATE", "month", "pattern", rf"[Tt]háng\s+{DAY}(?:(?:/|\s+năm\s+){YEAR})?")
         add("DATE", "year", "pattern", rf"(?:(?:[Gg]iai\s+đoạn|[Nn]ăm)\s+)?{YEAR}(?:\s*[-–]\s*{YEAR})?(?!\s*%)")
-        add("METRIC", "rank", "pattern", rf"{first_upper('thứ')}\s+(?:{NUM}(?:/{NUM})?|{RANK_WORDS})")
+        add("METRIC", "rank", "pattern", rf"{first_upper('thứ')}\s+(?:{NUM}(?:/{NUM})?|{RANK_WORDS})"
+            rf"|{first_upper('vị trí')}\s+(?:{NUM}/{NUM}|số\s+(?:một|{RANK_WORDS}))")
+        # A rate keeps its unit (guidelines v2): "41,5 thuê bao/100 dân", "12%/năm", "5.000 đến 8.000 đồng/kg".
+        word = r"[\p{L}\p{M}]+"
+        rate = (rf"{NUM}(?:\s*%?\s*(?:-|–|đến)\s*{NUM})?(?:\s*%|\s*{word}(?:\s+{word})?)"
+                rf"(?:/{NUM}\s+{word}(?:\s+{word})?|(?:/(?:{'|'.join(RATE_PER)}))+)")
         add("METRIC", "number", "pattern",
-            rf"(?:{qualifier})?{NUMBER_START}(?:{NUM}(?:\s*%)?\s*(?:-|–|đến)\s*{NUM}(?:\s*%|\s+phần\s+trăm)"
+            rf"(?:{qualifier})?{NUMBER_START}(?:{rate}|{NUM}(?:\s*%)?\s*(?:-|–|đến)\s*{NUM}(?:\s*%|\s+phần\s+trăm)"
             rf"|{NUM}/{NUM}|{NUM}{unit}?){NUMBER_END}")
         self._locality = regex.compile(rf"{LOCALITY_PREFIXES}(?:\s+{province})?{END}")
         self._party_committee = regex.compile(r"(?:Tỉnh|Thành)\s+[uủ]ỷ?y?\b")
@@ -151,6 +155,8 @@ class RuleRecognizer:
         return c
 
     def _check_metric(self, text, c, span, before, after) -> Candidate | None:
+        if not_a_metric(text, c.start, c.end):
+            return None  # a level, a document's number, a weekday, a hotline ... (guidelines, "Not METRIC")
         words = span.split()
         if c.rule == "rank":
             if before and before[-1].lower() == "lần":
@@ -164,9 +170,6 @@ class RuleRecognizer:
             words = text[c.start : c.end].split()
         number = words[-1]
         has_unit = not number[0].isdigit() or number.endswith("%")
-        context = " ".join(before[-2:]).lower()
-        if not has_unit and any(context.endswith(marker) for marker in NOT_METRIC_BEFORE):
-            return None  # a level, version or article: "mức độ 4", "Điều 5"
         if not has_unit and after and after[0].lower().strip(".,;:") in DURATION_WORDS:
             return None
         if len(words) == 1 and regex.fullmatch(rf"{YEAR}", number):

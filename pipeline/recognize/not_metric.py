@@ -1,0 +1,77 @@
+"""Numbers the guidelines say are no METRIC (ANNOTATION_GUIDELINES.md, "Not METRIC", v2).
+
+Levels and versions ("mức độ 3, 4"), document and phase numbers ("Đề án 06", "giai đoạn 1"), counts that
+structure the text or give an age ("4 nhóm nhiệm vụ", "từ 14 tuổi"), weekdays of a date ("Thứ năm,
+20/12/2018"), phone numbers and hotlines, list markers ("1. Về chính quyền số"), "24/7". `not_a_metric` is
+the pure check, with its reason; the words it reads live in the gazetteer `not_metric_context.tsv`.
+"""
+
+from functools import cache
+
+import regex
+
+from pipeline.gazetteers import load_pairs
+
+WEEKDAY = regex.compile(r"(?i)^thứ\s+(?:hai|ba|tư|năm|sáu|bảy)$")
+# A weekday is a date's, not a rank, when a date or the other weekend day follows it, or "ngày" comes before it.
+WEEKDAY_AFTER = regex.compile(r"^\s*,?\s*(?:\d{1,2}/\d{1,2}|chủ nhật)", regex.IGNORECASE)
+WEEKDAY_BEFORE = regex.compile(r"(?i)(?:ngày|các|sáng|chiều|tối|\")\s*$")
+PHONE = regex.compile(r"^0\d{2,3}(?:[.\s]?\d){6,8}$|^1[89]00[.\s]?\d{4}$")
+DIGITS_ONLY = regex.compile(r"^[\d.\s]+$")
+DAY_MONTH = regex.compile(r"^\d{1,2}/\d{1,2}$")
+LIST_MARKER_AFTER = regex.compile(r"^[.)]\s")
+# A level list goes on after its noun with commas: "mức độ 3, 4" ("mức độ 3 và 4 dịch vụ" counts services).
+LEVEL_LIST = regex.compile(r"\d\s*,\s*$")
+LEVELS = ("1", "2", "3", "4")  # online-service and security levels go up to 4
+NEXT_WORDS = regex.compile(r"\s*([\p{L}\p{M}]+(?:\s+[\p{L}\p{M}]+)?)")
+ROUND_THE_CLOCK = "24/7"
+
+
+@cache
+def contexts() -> dict[str, tuple[str, ...]]:
+    """The words of `not_metric_context.tsv` by where they stand (before, after, phone), in lower case."""
+    table: dict[str, list[str]] = {}
+    for where, words in load_pairs("not_metric_context.tsv"):
+        table.setdefault(where, []).append(words.lower())
+    return {where: tuple(words) for where, words in table.items()}
+
+
+def ends_with_words(text: str, words: str) -> bool:
+    return text.endswith(words) and (len(text) == len(words) or not text[-len(words) - 1].isalnum())
+
+
+def not_a_metric(text: str, start: int, end: int) -> str | None:
+    """Why the METRIC candidate text[start:end] is no METRIC under the guidelines, or None when nothing says so."""
+    span = text[start:end]
+    before = text[max(0, start - 40) : start].lower()
+    after = text[end : end + 40]
+    if WEEKDAY.match(span):
+        return "weekday" if WEEKDAY_AFTER.match(after) or WEEKDAY_BEFORE.search(before) else None
+    if span == ROUND_THE_CLOCK:
+        return "round the clock"
+    if span.lower().startswith("thứ"):
+        return None  # a rank ("ở mức thứ 9")
+    digits = sum(ch.isdigit() for ch in span)
+    if PHONE.match(span) or (DIGITS_ONLY.match(span) and digits >= 4
+                             and any(cue in before[-20:] for cue in contexts()["phone"])):
+        return "phone number"
+    if DAY_MONTH.match(span) and ends_with_words(before.rstrip(), "ngày"):
+        return "date"
+    if not span[-1].isdigit() or "/" in span:
+        return None  # a unit, a percent or a share follows the number: a measure
+    if span.isdigit() and not text[text.rfind("\n", 0, start) + 1 : start].strip() and LIST_MARKER_AFTER.match(after):
+        return "list marker"
+    bare = before.rstrip()
+    level_list = LEVEL_LIST.search(bare)
+    if level_list and span in LEVELS:
+        bare = bare[: level_list.start()].rstrip()
+    for words in contexts()["before"]:
+        if ends_with_words(bare, words):
+            return f"after {words!r}"
+    following = NEXT_WORDS.match(after)
+    if following:
+        phrase = following.group(1).lower()
+        for noun in contexts()["after"]:
+            if phrase == noun or phrase.startswith(noun + " "):
+                return f"counts {noun!r}"
+    return None
