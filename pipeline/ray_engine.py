@@ -62,12 +62,13 @@ TASKS_PER_ACTOR = 2  # units sent ahead to each actor: one running, one waiting,
 
 def plan_units(inputs: list[Path], unit_documents: int = UNIT_DOCUMENTS) -> Iterator[dict]:
     """The units of reading of `inputs`, numbered (`seq`) in input order, for `unit_documents` (bytes are scanned,
-    never kept). `end` -1: to the end of the file."""
+    never kept; `end` -1: to the end of the file)."""
     for seq, unit in enumerate(unplanned_units(inputs, unit_documents)):
         yield {"seq": seq, **unit}
 
 
 def unplanned_units(inputs: list[Path], unit_documents: int) -> Iterator[dict]:
+    """The units of `plan_units`, not yet numbered."""
     files: list[str] = []
     for path in expand_inputs(inputs):
         kind = input_kind(path)
