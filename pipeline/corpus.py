@@ -427,8 +427,7 @@ class ParquetSink:
 
             for table in TABLES:
                 try:
-                    self.tables.con.execute(f'INSERT INTO "{table}" SELECT * FROM read_parquet(?)',
-                                            [str(self.table_path(table))])
+                    self.append_parquet(table, [self.table_path(table)])
                 except duckdb.Error as exc:
                     self.tables.close()
                     raise OutputError(f"{folder}: cannot resume from {self.table_path(table).name} ({exc}); an older "
@@ -440,6 +439,14 @@ class ParquetSink:
 
     def write(self, record: dict) -> None:
         self.tables.write(record)
+
+    def append_parquet(self, table: str, files: list[Path]) -> None:
+        """Append the rows of Parquet files holding `table`'s columns, file after file in the order given.
+
+        Raises:
+            duckdb.Error: a file cannot be read or has other columns.
+        """
+        self.tables.con.execute(f'INSERT INTO "{table}" SELECT * FROM read_parquet(?)', [[str(f) for f in files]])
 
     def commit(self) -> None:
         """Export every table next to its final name, then move each into place and drop the staging file."""

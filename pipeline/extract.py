@@ -53,6 +53,13 @@ class ExtractionStats:
     labels: Counter = field(default_factory=Counter)
     skipped_records: Counter = field(default_factory=Counter)  # WARC records that are not pages, by reason
 
+    def add(self, other: "ExtractionStats") -> None:
+        """Count in what `other` counted (a part of the same run, done elsewhere); the run's seconds stay."""
+        for name in ("documents", "rejected", "skipped", "syllables", "facts"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.labels.update(other.labels)
+        self.skipped_records.update(other.skipped_records)
+
     def as_dict(self) -> dict:
         rate = self.syllables / self.seconds if self.seconds else 0.0
         return {"documents": self.documents, "rejected": self.rejected, "skipped": self.skipped,
@@ -315,7 +322,7 @@ class WorkerPool:
 class OrderedWriter:
     """Writes each record to the sinks that lack it, in input order whatever order documents finish in."""
 
-    def __init__(self, stats: ExtractionStats, bar, on_rejected: Callable[[dict], None] | None):
+    def __init__(self, stats: ExtractionStats, bar=None, on_rejected: Callable[[dict], None] | None = None):
         self.stats = stats
         self.bar = bar
         self.on_rejected = on_rejected
@@ -344,7 +351,8 @@ class OrderedWriter:
             self.stats.rejected += 1
             if self.on_rejected:
                 self.on_rejected(record)
-        self.bar.update(1)
+        if self.bar is not None:
+            self.bar.update(1)
 
 
 class StopSignal:

@@ -2,32 +2,39 @@
 
 The driver plans the work without reading documents: a unit is a piece of a
 JSONL file (`UNIT_DOCUMENTS` lines), a group of `.txt`/`.html` files, or one
-WARC archive. Ray Data reads the units into documents with the readers of the
-local engine (`read_unit`: same ids, metadata, sidecars, `--meta` rows, site
-provinces and error records), then `map_batches` runs them through a pool of
-actors that load the model once each (`Extractor`). Each actor call writes the
-rows of its documents as one Parquet part per table, under `OUT.parquet/.parts/`,
-and returns only a small summary to the driver; so the driver's memory does
-not grow with the corpus, and every node must see OUT (a shared file system).
+WARC archive, numbered in input order. The units are a Ray Dataset that
+`map_batches` sends through a fixed pool of actors, one CPU each (`Extractor`).
+An actor loads the model once; for each unit it reads the documents with the
+local engine's readers (`unit_documents`: same ids, metadata, sidecars, `--meta`
+rows, site provinces and error records) and runs them through the local
+engine's worker pool (`pipeline.extract.WorkerPool`, one forked worker), so the
+per-document time and memory budget hold as there: a document that hangs,
+crashes its worker or exhausts memory becomes an error record, and the actor
+goes on. Reading in the actor keeps the driver's core free of the work: no
+reading tasks, no documents through the object store.
 
-At the end the parts of each table become `OUT.parquet/TABLE.parquet`, with the
-schema the local engine writes (`pipeline.corpus.TABLES`, through DuckDB as
-there), so `vipie sql`, `vipie stats` and `--resume` of either engine read it.
-Rows are not in input order. `--resume` keeps what is written (the parts of an
-interrupted run, or the tables of a finished one) and skips the ids it holds.
-Unlike the local engine, a document that hangs or exhausts memory is not cut
-off by a time or memory budget: Ray retries the work of an actor that dies.
+Every `UNIT_DOCUMENTS` documents of a unit become one Parquet part per table
+under `OUT.parquet/.parts/`, named by the unit's number and the position of its
+first document; the actor returns the driver only counts and the errors of
+rejected documents, so the driver's memory does not grow with the corpus, and
+every node must see OUT (a shared file system). At the end the parts of each
+table, in name order (input order), become `OUT.parquet/TABLE.parquet` through
+the local engine's writer (`ParquetSink`), so both engines write the same rows
+in the same order. `--resume` keeps what is written (the parts of an
+interrupted run, or the tables of a finished one, moved in as the first part)
+and skips the ids it holds.
 """
 
 import json
 import logging
+import os
 import shutil
 import signal
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import asdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import pyarrow as pa
@@ -39,21 +46,29 @@ from pipeline.corpus import (TABLES, ParquetSink, check_outputs, output_lock, pa
 from pipeline.document import (DEFAULT_MAX_CHARS, Document, MetaTable, expand_inputs, file_documents, input_kind,
                                jsonl_pieces, read_jsonl, with_table_meta)
 from pipeline.errors import Interrupted, OutputError, VipieError
-from pipeline.extract import ExtractionStats, process_document, signals_stop_the_run
+from pipeline.extract import (WINDOW_PER_WORKER, DocBudget, ExtractionStats, OrderedWriter, StopSignal, WorkerPool,
+                              feed, signals_stop_the_run)
 
 PARTS = ".parts"
+ADOPTING = ".parts-adopting"  # a finished corpus's tables on their way into PARTS (--resume)
+BASE = "base.parquet"  # the part of a finished corpus taken in by --resume: first in every table
 # The documents part of a batch is written last: a batch whose documents part exists is complete (resume).
 PART_ORDER = [*(t for t in TABLES if t != "documents"), "documents"]
-UNIT_DOCUMENTS = 16  # documents per unit of reading, and per actor call: small enough to spread over the actors
-SUMMARY = ("id", "syllables", "facts", "labels", "errors", "skipped")
-RESUMED = "--resume"  # the skip reason of documents already written
+# Documents per unit of reading and per part: an actor call of about a second for short news items, so that
+# Ray's cost per call stays small beside extraction while the units still spread over the actors.
+UNIT_DOCUMENTS = 64
+TASKS_PER_ACTOR = 2  # units sent ahead to each actor: one running, one waiting, so no actor idles between units
 
 
 def plan_units(inputs: list[Path], unit_documents: int = UNIT_DOCUMENTS) -> Iterator[dict]:
-    """The units of reading of `inputs` in input order, as rows for `read_unit` (bytes are scanned, never kept).
+    """The units of reading of `inputs`, numbered (`seq`) in input order, for `unit_documents` (bytes are scanned,
+    never kept; `end` -1: to the end of the file)."""
+    for seq, unit in enumerate(unplanned_units(inputs, unit_documents)):
+        yield {"seq": seq, **unit}
 
-    Every unit has every field (`end` -1: to the end of the file), so that Ray Data holds them in one Arrow table.
-    """
+
+def unplanned_units(inputs: list[Path], unit_documents: int) -> Iterator[dict]:
+    """The units of `plan_units`, not yet numbered."""
     files: list[str] = []
     for path in expand_inputs(inputs):
         kind = input_kind(path)
@@ -84,26 +99,59 @@ def unit_documents(unit: dict, max_chars: int, meta_table: MetaTable, sites, ski
         yield from with_table_meta(documents, path, meta_table)
 
 
-def read_unit(unit: dict, max_chars: int, meta_table: MetaTable, sites, done: frozenset) -> list[dict]:
-    """Rows of the documents of `unit` not in `done` (`{"id", "document": JSON}`), and one row per reason for what
-    was skipped (`{"id": "", "skipped": reason, "count"}`): WARC records that are not pages, and (RESUMED) the
-    documents in `done`."""
-    skipped: Counter = Counter()
-    rows = []
-    for document in unit_documents(unit, max_chars, meta_table, sites, skipped):
-        if document.id in done:
-            skipped[RESUMED] += 1
-        else:
-            rows.append({"id": document.id, "document": json.dumps(asdict(document), ensure_ascii=False),
-                         "skipped": "", "count": 0})
-    rows += [{"id": "", "document": "", "skipped": reason, "count": count} for reason, count in skipped.items()]
-    return rows
+@dataclass(frozen=True)
+class Reading:
+    """How an actor reads its units: the local engine's reading options, and the ids written already (--resume)."""
+
+    max_chars: int
+    meta_table: MetaTable
+    sites: object  # pipeline.web.SiteProvinces, or None: the shipped mapping
+    done: frozenset
 
 
-def write_part(parts: Path, rows: dict[str, list[dict]]) -> None:
-    """One Parquet part per table for a batch of documents, the `documents` part last and each moved into place
-    whole: a batch counts as written (for --resume) only once its documents part exists."""
-    name = f"part-{uuid.uuid4().hex}.parquet"
+class PartRows:
+    """A sink, as those of `pipeline.corpus`, that keeps the table rows of what is written to it: one part."""
+
+    def __init__(self):
+        self.tables: dict[str, list[dict]] = {table: [] for table in TABLES}
+
+    def write(self, record: dict) -> None:
+        for table, rows in table_rows(record).items():
+            self.tables[table].extend(rows)
+
+
+def numbered_chunks(items: Iterable, size: int) -> Iterator[tuple[int, list]]:
+    """Consecutive chunks of `size` items, each with the position of its first item."""
+    iterator, first = iter(items), 0
+    while chunk := list(islice(iterator, size)):
+        yield first, chunk
+        first += len(chunk)
+
+
+def extract_unit(pool: WorkerPool, unit: dict, reading: Reading, parts: Path) -> dict:
+    """Extract the documents of `unit` not in `reading.done` through `pool`, writing one part per `UNIT_DOCUMENTS`
+    of them; returns the unit's counts (`ExtractionStats` as a dict) and the rejected documents' ids and errors."""
+    stats, rejected = ExtractionStats(), []
+
+    def note_rejected(record: dict) -> None:
+        rejected.append({"id": record["id"], "errors": record["errors"]})
+
+    documents = unit_documents(unit, reading.max_chars, reading.meta_table, reading.sites, stats.skipped_records)
+    for first, chunk in numbered_chunks(documents, UNIT_DOCUMENTS):
+        todo = [document for document in chunk if document.id not in reading.done]
+        stats.skipped += len(chunk) - len(todo)
+        part = PartRows()
+        writer = OrderedWriter(stats, on_rejected=note_rejected)
+        feed(((document, [part]) for document in todo), pool, writer, StopSignal(), WINDOW_PER_WORKER)
+        if todo:
+            write_part(parts, f"part-{unit['seq']:09d}-{first:09d}.parquet", part.tables)
+    return {"stats": vars(stats), "rejected": rejected}
+
+
+def write_part(parts: Path, name: str, rows: dict[str, list[dict]]) -> None:
+    """One Parquet part per table, the `documents` part last and each moved into place whole: a batch counts as
+    written (for --resume) only once its documents part exists. A unit done again (Ray retries the call of an
+    actor that died) replaces its parts: no row twice."""
     for table in PART_ORDER:
         folder = parts / table
         folder.mkdir(parents=True, exist_ok=True)
@@ -113,39 +161,29 @@ def write_part(parts: Path, rows: dict[str, list[dict]]) -> None:
 
 
 class Extractor:
-    """A Ray actor: loads the model once, then turns batches of document rows into Parquet parts and summaries."""
+    """A Ray actor: loads the model once, then turns units into Parquet parts and one summary (JSON) per unit."""
 
-    def __init__(self, model_dir: str | None, parts: str):
+    def __init__(self, model_dir: str | None, parts: str, reading: Reading, budget: DocBudget):
         import pipeline
 
-        self.nlp = pipeline.load(model_dir)
+        # Never stopped from inside: the driver's signal ends the whole dataset, this actor and its worker with it.
+        self.pool = WorkerPool(pipeline.load(model_dir), 1, budget, stopping=lambda: False)
         self.parts = Path(parts)
+        self.reading = reading
 
     def __call__(self, batch: dict) -> dict:
-        summary: dict[str, list] = {key: [] for key in SUMMARY}
-        rows: dict[str, list[dict]] = {table: [] for table in TABLES}
-        for doc_id, text, reason, count in zip(batch["id"], batch["document"], batch["skipped"], batch["count"],
-                                               strict=True):
-            if reason:
-                record = {"id": "", "syllables": 0, "facts": [], "entities": [], "errors": []}
-            else:
-                record = process_document(self.nlp, Document(**json.loads(text)))
-                for table, new_rows in table_rows(record).items():
-                    rows[table].extend(new_rows)
-            summary["id"].append(str(doc_id))
-            summary["syllables"].append(int(record.pop("syllables", 0)))
-            summary["facts"].append(len(record["facts"]))
-            summary["labels"].append(json.dumps(Counter(e["label"] for e in record["entities"])))
-            summary["errors"].append(json.dumps(record["errors"], ensure_ascii=False))
-            summary["skipped"].append(json.dumps({reason: int(count)} if reason else {}))
-        if rows["documents"]:
-            write_part(self.parts, rows)
-        return summary
+        return {"summary": [json.dumps(extract_unit(self.pool, json.loads(unit), self.reading, self.parts),
+                                       ensure_ascii=False) for unit in batch["unit"]]}
 
 
 def part_files(parts: Path, table: str) -> list[Path]:
+    """The parts of `table` in input order: a finished corpus's table taken in by --resume, then the actors' parts
+    by unit and position."""
     folder = parts / table
-    return sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    base = [folder / BASE] if (folder / BASE).exists() else []
+    return base + sorted(folder.glob("part-*.parquet"))
 
 
 def drop_orphan_parts(parts: Path) -> None:
@@ -157,6 +195,22 @@ def drop_orphan_parts(parts: Path) -> None:
                 path.unlink()
         for path in (parts / table).glob(".*.partial") if (parts / table).is_dir() else []:
             path.unlink()
+
+
+def adopt_finished_corpus(out: Path) -> None:
+    """For --resume of a finished corpus (its tables, no parts): move its tables in as the first part of each, all
+    at once (through ADOPTING, renamed to PARTS at the end); a move that was interrupted is completed."""
+    adopting = out / ADOPTING
+    if not adopting.exists():
+        if (out / PARTS).exists() or not all((out / f"{table}.parquet").exists() for table in TABLES):
+            return
+        adopting.mkdir()
+    for table in TABLES:
+        table_file = out / f"{table}.parquet"
+        if table_file.exists():
+            (adopting / table).mkdir(exist_ok=True)
+            os.replace(table_file, adopting / table / BASE)
+    os.replace(adopting, out / PARTS)
 
 
 def prepare_parts(out: Path, resume: bool) -> Path:
@@ -172,13 +226,11 @@ def prepare_parts(out: Path, resume: bool) -> Path:
     if partial_path(out).exists():
         raise OutputError(f"{out}: an interrupted local run left {partial_path(out).name}; complete it with "
                           "`--engine local --resume`, or start again with --overwrite")
-    if not resume:
+    if resume:
+        adopt_finished_corpus(out)
+    else:
         shutil.rmtree(parts, ignore_errors=True)
-    elif not parts.exists() and all((out / f"{table}.parquet").exists() for table in TABLES):
-        name = f"part-{uuid.uuid4().hex}.parquet"
-        for table in PART_ORDER:
-            (parts / table).mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(out / f"{table}.parquet", parts / table / name)
+        shutil.rmtree(out / ADOPTING, ignore_errors=True)
     parts.mkdir(parents=True, exist_ok=True)
     drop_orphan_parts(parts)
     return parts
@@ -193,17 +245,16 @@ def written_ids(parts: Path) -> frozenset:
 
 
 def merge_parts(out: Path, parts: Path) -> None:
-    """Write each table's parts as OUT/TABLE.parquet through the local engine's own writer (`ParquetSink`: a
-    staging DuckDB file, then one export per table), so that both engines write the same files; then drop the
-    parts."""
+    """Write each table's parts, in input order, as OUT/TABLE.parquet through the local engine's own writer
+    (`ParquetSink`), so that both engines write the same files; then drop the parts."""
     import duckdb
 
     sink = ParquetSink(out, resume=False)
     try:
         for table in TABLES:
-            files = [str(path) for path in part_files(parts, table)]
+            files = part_files(parts, table)
             if files:
-                sink.tables.con.execute(f'INSERT INTO "{table}" SELECT * FROM read_parquet(?)', [files])
+                sink.append_parquet(table, files)
     except duckdb.Error as exc:
         sink.discard()
         raise OutputError(f"{out}: cannot merge the parts ({exc}); they are kept: run again with --resume") from exc
@@ -252,6 +303,7 @@ def run_ray_extraction(
     resume: bool = False,
     overwrite: bool = False,
     max_chars: int = DEFAULT_MAX_CHARS,
+    budget: DocBudget = DocBudget(),
     meta_table: MetaTable = MetaTable(),
     sites=None,
     on_rejected: Callable[[dict], None] | None = None,
@@ -264,6 +316,7 @@ def run_ray_extraction(
         address: the cluster to join (`ray start --head` printed it; "auto" finds a local one); None starts a
             Ray instance in this process unless one is already connected.
         actors: actors in the pool, one CPU each.
+        budget: the time and memory one document may take in an actor's worker before it becomes an error record.
         init_options: more arguments of `ray.init` when this call starts or joins Ray (num_cpus, _temp_dir, ...).
         Other arguments as `pipeline.extract.run_extraction`.
 
@@ -288,20 +341,18 @@ def run_ray_extraction(
     try:
         with output_lock(out), signals_stop_the_run() as stop:
             parts = prepare_parts(out, resume)
-            done = written_ids(parts)
+            reading = Reading(max_chars, meta_table, sites, written_ids(parts))
             started = time.perf_counter()
-            units = ray.data.from_items(list(plan_units(inputs)))
-            # Reading takes no CPU of its own (the actors hold them all, and it is light beside extraction), so its
-            # tasks must be capped: without a cap Ray starts a worker process for every unit at once.
-            documents = units.flat_map(read_unit, fn_kwargs={"max_chars": max_chars, "meta_table": meta_table,
-                                                               "sites": sites, "done": done},
-                                       num_cpus=0, concurrency=actors)
-            summaries = documents.map_batches(
+            units = [{"unit": json.dumps(unit)} for unit in plan_units(inputs)]
+            # One block per unit: Ray hands each actor one unit at a time, so the units spread evenly.
+            summaries = ray.data.from_items(units, override_num_blocks=max(1, len(units))).map_batches(
                 Extractor, fn_constructor_kwargs={"model_dir": str(model_dir) if model_dir else None,
-                                                  "parts": str(parts)},
-                batch_size=UNIT_DOCUMENTS, concurrency=actors, num_cpus=1, batch_format="numpy")
+                                                  "parts": str(parts), "reading": reading, "budget": budget},
+                batch_size=1, num_cpus=1, batch_format="numpy",
+                compute=ray.data.ActorPoolStrategy(size=actors, max_tasks_in_flight_per_actor=TASKS_PER_ACTOR))
             for batch in summaries.iter_batches(batch_size=None, batch_format="numpy"):
-                add_summary(stats, batch, on_rejected)
+                for summary in batch["summary"]:
+                    add_summary(stats, json.loads(summary), on_rejected)
                 if stop.is_set():
                     break
             stats.seconds = time.perf_counter() - started
@@ -324,22 +375,10 @@ def quiet_ray_data(ray) -> None:
     logging.getLogger("ray.data").setLevel(logging.WARNING)
 
 
-def add_summary(stats: ExtractionStats, batch: dict, on_rejected: Callable[[dict], None] | None) -> None:
-    """Count one batch of actor summaries into `stats`; report each rejected document."""
-    for doc_id, syllables, facts, labels, errors, skipped in zip(*(batch[key] for key in SUMMARY), strict=True):
-        for reason, count in json.loads(skipped).items():
-            if reason == RESUMED:
-                stats.skipped += count
-            else:
-                stats.skipped_records[reason] += count
-        if not doc_id:
-            continue
-        stats.documents += 1
-        stats.syllables += int(syllables)
-        stats.facts += int(facts)
-        stats.labels.update(json.loads(labels))
-        errors = json.loads(errors)
-        if errors:
-            stats.rejected += 1
-            if on_rejected:
-                on_rejected({"id": str(doc_id), "errors": errors})
+def add_summary(stats: ExtractionStats, summary: dict, on_rejected: Callable[[dict], None] | None) -> None:
+    """Count one unit's summary (`extract_unit`) into `stats`; report each rejected document."""
+    counts = summary["stats"]
+    stats.add(ExtractionStats(**{**counts, "labels": Counter(counts["labels"]),
+                                 "skipped_records": Counter(counts["skipped_records"])}))
+    for record in summary["rejected"] if on_rejected else []:
+        on_rejected(record)

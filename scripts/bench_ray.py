@@ -7,10 +7,12 @@ in one JSONL file. Each configuration is one `vipie extract` in a subprocess, wr
 local engine with `--workers 1` and `2`, and `--engine ray` with `--actors 1` and `2` (Ray started by the run on
 this machine, every core offered). Reported per run: the run's own seconds (its summary line: without the model
 load for the local engine; for Ray, with the actors' start, which loads the model once per actor), wall seconds,
-documents/s and syllables/s over the run's own seconds, and the peak resident memory of the driver (the `vipie`
-process) and of each worker (forked local workers; Ray actors), sampled every 0.2 s over the whole process
-tree. Ray with 2 actors is also run on a quarter of the corpus: the driver's peak should not grow with the
-corpus. The machine's load average before and after is recorded: this machine is shared.
+documents/s and syllables/s over the run's own seconds, the peak resident memory of the driver (the `vipie`
+process) and of each worker (forked local workers; Ray actors and the worker each forks), and the CPU seconds
+of the driver, the workers and Ray's own processes, sampled every 0.2 s over the whole process tree: on a
+shared machine the CPU split says what the wall clock cannot. Ray with 2 actors is also run on a quarter of
+the corpus: the driver's peak should not grow with the corpus. The machine's load average before and after is
+recorded: this machine is shared.
 """
 
 import argparse
@@ -46,13 +48,15 @@ def write_corpus(path: Path, count: int) -> None:
             fh.write(json.dumps({"id": f"bench-{i}", "text": body}, ensure_ascii=False) + "\n")
 
 
-class TreeMemory:
-    """Peak resident memory of a process and of each of its descendants, sampled in a thread."""
+class TreeUsage:
+    """Peak resident memory and CPU seconds of a process and of each of its descendants, sampled in a thread (a
+    process's CPU as last seen: a process that ends between two samples loses at most its last 0.2 s)."""
 
     def __init__(self, pid: int, interval: float = 0.2):
         self.root = psutil.Process(pid)
         self.interval = interval
         self.peaks: dict[int, tuple[str, int]] = {}
+        self.cpu: dict[int, float] = {}
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._sample, daemon=True)
         self.thread.start()
@@ -66,22 +70,30 @@ class TreeMemory:
             for process in processes:
                 try:
                     rss, name = process.memory_info().rss, " ".join(process.cmdline())[:120]
+                    times = process.cpu_times()
                 except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                     continue
                 previous = self.peaks.get(process.pid, (name, 0))
                 self.peaks[process.pid] = (name if "ray::" in name else previous[0], max(previous[1], rss))
+                self.cpu[process.pid] = times.user + times.system
             time.sleep(self.interval)
 
     def stop(self) -> dict:
-        """Peaks in MB: the driver, each worker (a local worker forked by the driver, or a Ray actor)."""
+        """Peaks in MB of the driver and of each worker (a local worker forked by the driver; a Ray actor and the
+        worker it forks), and CPU seconds of the driver, the workers and the rest (Ray's own processes)."""
         self.done.set()
         self.thread.join()
         mb = 1 << 20
         driver = self.peaks.pop(self.root.pid, ("", 0))[1]
-        workers = [rss for name, rss in self.peaks.values() if "Extractor" in name or "MapWorker" in name]
-        if not any("ray::" in name for name, _ in self.peaks.values()):  # local engine: every child is a worker
-            workers = [rss for name, rss in self.peaks.values() if "python" in name or "vipie" in name]
-        return {"driver_peak_mb": round(driver / mb), "worker_peak_mb": sorted(round(rss / mb) for rss in workers)}
+        ray = any("ray::" in name for name, _ in self.peaks.values())
+        workers = {pid for pid, (name, _) in self.peaks.items()
+                   if ("Extractor" in name if ray else "python" in name or "vipie" in name)}
+        cpu = {"driver": self.cpu.pop(self.root.pid, 0.0),
+               "workers": sum(seconds for pid, seconds in self.cpu.items() if pid in workers),
+               "ray_processes": sum(seconds for pid, seconds in self.cpu.items() if pid not in workers)}
+        return {"driver_peak_mb": round(driver / mb),
+                "worker_peak_mb": sorted(round(self.peaks[pid][1] / mb) for pid in workers),
+                "cpu_seconds": {role: round(seconds, 1) for role, seconds in cpu.items()}}
 
 
 def run(corpus: Path, out: Path, args: list[str]) -> dict:
@@ -89,10 +101,10 @@ def run(corpus: Path, out: Path, args: list[str]) -> dict:
     env = {**os.environ, "COLUMNS": "200", "RAY_AUTH_MODE": "disabled"}  # a local Ray started by the run
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
-    memory = TreeMemory(process.pid)
+    usage = TreeUsage(process.pid)
     log = process.communicate()[1]
     wall = time.perf_counter() - started
-    peaks = memory.stop()
+    peaks = usage.stop()
     if process.returncode:
         raise SystemExit(f"{' '.join(command)} exited {process.returncode}:\n{log}")
     found = {name: pattern.search(log) for name, pattern in SUMMARY.items()}

@@ -132,11 +132,11 @@ def vipie(*args) -> subprocess.CompletedProcess:
                           env=RAY_ENV)
 
 
-def sorted_rows(corpus: Path, table: str) -> list[tuple]:
+def rows(corpus: Path, table: str) -> list[tuple]:
+    """The rows of a corpus table, in the order of its file."""
     import duckdb
 
-    return duckdb.connect().execute("SELECT * FROM read_parquet(?) ORDER BY ALL",
-                                    [str(corpus / f"{table}.parquet")]).fetchall()
+    return duckdb.connect().execute("SELECT * FROM read_parquet(?)", [str(corpus / f"{table}.parquet")]).fetchall()
 
 
 @pytest.fixture(scope="module")
@@ -152,14 +152,14 @@ def both_engines(nlp, inputs, cluster, tmp_path_factory) -> tuple[Path, Path, su
     return local, distributed, result
 
 
-def test_ray_on_two_nodes_writes_the_local_engines_tables_row_for_row(both_engines):
+def test_ray_on_two_nodes_writes_the_local_engines_tables_row_for_row_in_input_order(both_engines):
     import pyarrow.parquet as pq
 
     local, distributed, _ = both_engines
     for table in TABLES:
         assert pq.read_schema(distributed / f"{table}.parquet") == pq.read_schema(local / f"{table}.parquet")
-        assert sorted_rows(distributed, table) == sorted_rows(local, table), table
-    assert len(sorted_rows(local, "documents")) == 200 and len(sorted_rows(local, "facts")) > 200
+        assert rows(distributed, table) == rows(local, table), table
+    assert len(rows(local, "documents")) == 200 and len(rows(local, "facts")) > 200
     assert not (distributed / PARTS).exists()
 
 
@@ -169,27 +169,61 @@ def test_ray_run_reports_counts_and_rejected_documents(both_engines):
     assert "rejected a:50:" in result.stderr and "a.jsonl:50: not valid JSON" in result.stderr
 
 
-def test_resume_takes_a_finished_corpus_as_parts_and_reads_only_the_new_documents(both_engines, inputs, tmp_path):
-    from pipeline.document import MetaTable
-    from pipeline.ray_engine import merge_parts, prepare_parts, read_unit, written_ids
+def test_resume_moves_a_finished_corpus_in_as_the_first_part_and_merges_it_back_unchanged(both_engines, tmp_path):
+    from pipeline.ray_engine import BASE, merge_parts, prepare_parts, written_ids
 
     local, _, _ = both_engines
     corpus = tmp_path / "resumed.parquet"
     shutil.copytree(local, corpus)
     parts = prepare_parts(corpus, resume=True)
+    assert not list(corpus.glob("*.parquet")) and (parts / "documents" / BASE).exists()  # moved, not copied
     done = written_ids(parts)
     assert len(done) == 200 and {"doc-0", "a:50"} <= done
-    (inputs / "c.jsonl").write_text("\n".join(short_documents(20, 200)) + "\n", encoding="utf-8")
-    try:
-        rows = [row for unit in plan_units([inputs])
-                for row in read_unit(unit, 10_000, MetaTable(), None, frozenset(done))]
-    finally:
-        (inputs / "c.jsonl").unlink()
-    assert [row["id"] for row in rows if row["id"]] == [f"doc-{i}" for i in range(200, 220)]
-    assert sum(row["count"] for row in rows if row["skipped"] == "--resume") == 200
     merge_parts(corpus, parts)  # nothing new: the corpus comes back as it was
     for table in TABLES:
-        assert sorted_rows(corpus, table) == sorted_rows(local, table), table
+        assert rows(corpus, table) == rows(local, table), table
+
+
+def test_resume_completes_a_move_of_the_finished_tables_that_was_interrupted(tmp_path):
+    from pipeline.ray_engine import ADOPTING, BASE, prepare_parts
+
+    corpus = tmp_path / "c.parquet"
+    (corpus / ADOPTING / "entities").mkdir(parents=True)
+    (corpus / ADOPTING / "entities" / BASE).write_bytes(b"entities")
+    for table in TABLES:
+        if table != "entities":
+            (corpus / f"{table}.parquet").write_bytes(table.encode())
+    prepare_parts(corpus, resume=True)
+    assert sorted(p.name for p in corpus.iterdir()) == [PARTS]
+    assert {t: (corpus / PARTS / t / BASE).read_bytes() for t in TABLES} == {t: t.encode() for t in TABLES}
+
+
+def test_an_actor_runs_each_document_within_its_budget_and_writes_parts_in_input_order(monkeypatch, tmp_path):
+    """The actor's work (`extract_unit`) on the local engine's worker pool: a document past its time budget
+    becomes an error record and the unit goes on; ids already written are skipped; parts sort in input order."""
+    import pyarrow.parquet as pq
+
+    from pipeline.document import MetaTable
+    from pipeline.extract import DocBudget, WorkerPool
+    from pipeline.ray_engine import Reading, extract_unit, part_files, prepare_parts
+    from tests.test_run_safety import fake_process
+
+    monkeypatch.setattr("pipeline.process", fake_process)
+    monkeypatch.setattr("pipeline.ray_engine.UNIT_DOCUMENTS", 2)  # a part per 2 documents of a 3-document unit
+    texts = ["Năm 2021", "SLEEP:60 x", "Năm 2023", "Năm 2024", "Năm 2025", "Năm 2026"]
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": f"d{i}", "text": t}) + "\n" for i, t in enumerate(texts)))
+    parts = prepare_parts(tmp_path / "c.parquet", resume=False)
+    reading = Reading(10_000, MetaTable(), None, frozenset({"d2"}))
+    started = time.monotonic()
+    with WorkerPool(None, 1, DocBudget(0.001, min_seconds=1), lambda: False) as pool:
+        summaries = [extract_unit(pool, unit, reading, parts) for unit in reversed(list(plan_units([source], 3)))]
+    assert time.monotonic() - started < 30
+    assert [s["rejected"] for s in reversed(summaries)] == [
+        [{"id": "d1", "errors": ["timed out after 1 s (raise --doc-timeout to allow more)"]}], []]
+    assert [(s["stats"]["documents"], s["stats"]["skipped"]) for s in reversed(summaries)] == [(2, 1), (3, 0)]
+    written = [pq.read_table(path)["id"].to_pylist() for path in part_files(parts, "documents")]
+    assert written == [["d0", "d1"], ["d3", "d4"], ["d5"]]
 
 
 def test_an_actors_batch_missing_its_documents_part_is_dropped_on_resume(tmp_path):
@@ -199,7 +233,7 @@ def test_an_actors_batch_missing_its_documents_part_is_dropped_on_resume(tmp_pat
     corpus = tmp_path / "c.parquet"
     parts = prepare_parts(corpus, resume=False)
     record = {"id": "x", "text": "Năm 2022.", "meta": {}, "entities": [], "facts": [], "errors": []}
-    write_part(parts, table_rows(record))
+    write_part(parts, "part-000000000-000000000.parquet", table_rows(record))
     orphan = parts / "entities" / "part-orphan.parquet"
     shutil.copyfile(next((parts / "entities").glob("part-*.parquet")), orphan)
     assert written_ids(prepare_parts(corpus, resume=True)) == {"x"} and not orphan.exists()

@@ -62,17 +62,17 @@ def extract(
         check_run(inputs, out, resume, overwrite)  # a bad path fails now, not after the model has loaded
     meta_table = read_meta_table(meta) if meta else MetaTable()
     sites = load_site_provinces(site_provinces) if site_provinces else None  # None: the shipped one, when needed
+    budget = DocBudget(seconds_per_1000_chars=doc_timeout, memory_mb=doc_memory)
     try:
         if engine is Engine.ray:
             from pipeline.ray_engine import run_ray_extraction
 
             stats = run_ray_extraction(model, inputs, out, address=address, actors=actors, resume=resume,
-                                       overwrite=overwrite, max_chars=max_chars, meta_table=meta_table, sites=sites,
-                                       on_rejected=None if quiet else report)
+                                       overwrite=overwrite, max_chars=max_chars, budget=budget, meta_table=meta_table,
+                                       sites=sites, on_rejected=None if quiet else report)
         else:
-            stats = run_local(model, inputs, out, workers, resume, overwrite, max_chars,
-                              DocBudget(seconds_per_1000_chars=doc_timeout, memory_mb=doc_memory),
-                              quiet, meta_table, sites)
+            stats = run_local(model, inputs, out, workers, resume, overwrite, max_chars, budget, quiet, meta_table,
+                              sites)
     except Interrupted as exc:
         print(f"vipie: {exc}", file=sys.stderr)
         raise typer.Exit(exc.exit_status) from None
