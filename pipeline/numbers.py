@@ -57,7 +57,7 @@ RATE_PER = ("năm", "tháng", "quý", "tuần", "ngày", "giờ", "người", "h
 # Scale words that multiply the value when no currency follows ("2 triệu" lượt truy cập).
 MULTIPLIERS: dict[str, float] = {"nghìn": 1e3, "ngàn": 1e3, "triệu": 1e6, "tỷ": 1e9}
 # Words after a number that make it a duration, not a METRIC ("gần 2 năm", "02 năm").
-DURATION_WORDS = frozenset({"năm", "tháng", "ngày", "tuần", "giờ", "phút", "giây", "quý", "thập"})
+DURATION_WORDS = frozenset({"năm", "tháng", "ngày", "tuần", "giờ", "tiếng", "phút", "giây", "quý", "thập"})
 
 DIGITS = {
     "không": 0, "một": 1, "mốt": 1, "hai": 2, "ba": 3, "bốn": 4, "tư": 4, "năm": 5, "lăm": 5,

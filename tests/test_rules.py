@@ -26,6 +26,7 @@ from tests.conftest import spans
         ("82 dịch vụ mức độ 3 và 4 dịch vụ mức độ 4", ["82", "4"]),
         ("đã có 53 hộ có điện thoại, trong đó 17 chiếc điện thoại thông minh", ["53", "17"]),
         ("mở 08 lớp tập huấn cho 5/6 nhóm thủ tục", ["08", "5/6"]),
+        ("mỗi tổ có từ 5 đến 7 thành viên, hỗ trợ 150-200 lượt", ["5 đến 7", "150-200"]),
     ],
 )
 def test_metric(recognizer, text, expected):
@@ -56,6 +57,8 @@ def test_metric(recognizer, text, expected):
         "công dân từ 14 tuổi trở lên, trẻ em dưới 6 tuổi",
         "IOC giai đoạn 1 đặt tại tầng 2 trụ sở",
         "Ngày 14/11, UBND xã tổ chức",
+        "đi xuống trung tâm xã mất gần 1 tiếng",
+        "Kế hoạch giai đoạn 2021-2025",
     ],
 )
 def test_not_metric(recognizer, text):

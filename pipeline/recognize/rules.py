@@ -124,7 +124,7 @@ class RuleRecognizer:
         rate = (rf"{NUM}(?:\s*%?\s*(?:-|–|đến)\s*{NUM})?(?:\s*%|\s*{word}(?:\s+{word})?)"
                 rf"(?:/{NUM}\s+{word}(?:\s+{word})?|(?:/(?:{'|'.join(RATE_PER)}))+)")
         add("METRIC", "number", "pattern",
-            rf"(?:{qualifier})?{NUMBER_START}(?:{rate}|{NUM}(?:\s*%)?\s*(?:-|–|đến)\s*{NUM}(?:\s*%|\s+phần\s+trăm)"
+            rf"(?:{qualifier})?{NUMBER_START}(?:{rate}|{NUM}(?:\s*%)?\s*(?:-|–|đến)\s*{NUM}(?:\s*%|\s+phần\s+trăm|{unit})?"
             rf"|{NUM}/{NUM}|{NUM}{unit}?){NUMBER_END}")
         self._locality = regex.compile(rf"{LOCALITY_PREFIXES}(?:\s+{province})?{END}")
         self._party_committee = regex.compile(r"(?:Tỉnh|Thành)\s+[uủ]ỷ?y?\b")
