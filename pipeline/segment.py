@@ -117,6 +117,25 @@ def segment_words(
     return spans
 
 
+def token_word_tags(words: list[tuple[int, int]], token_starts, token_is_space) -> list[tuple[int | None, str | None]]:
+    """(word index, "B" or "I") of each token that starts or continues one of `words` (character spans, in order),
+    (None, "O") of any other token, and (None, None) of a whitespace token."""
+    ends = {start: (index, end) for index, (start, end) in enumerate(words)}
+    current, current_end = None, -1
+    tags = []
+    for start, is_space in zip(token_starts, token_is_space):
+        if is_space:
+            tags.append((None, None))
+        elif start in ends:
+            current, current_end = ends[start]
+            tags.append((current, "B"))
+        elif start < current_end:
+            tags.append((current, "I"))
+        else:
+            tags.append((None, "O"))
+    return tags
+
+
 # Where underthesea keeps its word segmentation model, and the rule file of its character normaliser.
 WORD_MODEL = Path("pipeline", "word_tokenize", "models", "ws_crf_vlsp2013_20230727")
 NORMALIZER_RULES = Path("pipeline", "text_normalize", "tn_rules_2023_07_14.bin")
