@@ -7,6 +7,7 @@ which evidence decided them.
 """
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import regex
 
@@ -297,10 +298,15 @@ def masked(text: str, entities: list[EntitySpan], region: tuple[int, int]) -> st
     return "".join(chars)
 
 
+@lru_cache(maxsize=None)
+def cue_pattern(cue: str) -> regex.Pattern:
+    """`cue` as a whole word or phrase that no figure ("#") stands just before; compiled once per cue."""
+    return regex.compile(rf"(?<!#\s{{1,3}})(?<!\w){regex.escape(cue)}(?!\w)")
+
+
 def last_cue(text: str, cues) -> int:
     """Position of the last cue word or phrase in `text` that is not a figure's counted noun, or -1."""
-    positions = [m.start() for cue in cues
-                 for m in regex.finditer(rf"(?<!#\s{{1,3}})(?<!\w){regex.escape(cue)}(?!\w)", text)]
+    positions = [m.start() for cue in cues for m in cue_pattern(cue).finditer(text)]
     return max(positions, default=-1)
 
 
