@@ -8,6 +8,7 @@ which evidence decided them.
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice
 
 import regex
 
@@ -270,7 +271,7 @@ def is_baseline(text: str, date: EntitySpan) -> bool:
 def opening_date(text: str, entities: list[EntitySpan], region: tuple[int, int]) -> EntitySpan | None:
     """A DATE with a year among the first four words of `region` ("Năm 2024, ...", "Trong năm 2020, ...")."""
     opening_end = region[0]
-    for match in list(WORD.finditer(text, region[0], region[1]))[:4]:
+    for match in islice(WORD.finditer(text, region[0], region[1]), 4):
         opening_end = match.end()
     for entity in entities:
         if entity.label == "DATE" and region[0] <= entity.start < opening_end and year_of(entity.text):
