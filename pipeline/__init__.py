@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 
 __version__ = "0.1.0"
 
@@ -44,6 +45,38 @@ def torch_hidden_from_thinc(hide: bool) -> Iterator[None]:
             del sys.modules["torch"]
 
 
+def spacy_info(*args, **kwargs):
+    """`spacy.info`, imported from spaCy's command line when it is called (see `spacy_cli_deferred`)."""
+    from spacy.cli.info import info
+
+    return info(*args, **kwargs)
+
+
+@contextmanager
+def spacy_cli_deferred() -> Iterator[None]:
+    """Within the block spaCy imports without its command line, when spaCy is not imported yet.
+
+    spaCy's `__init__` imports `spacy.cli.info.info` for its `spacy.info`, and with it the whole `spacy.cli` package:
+    every spaCy command, requests and jinja2, about half a second of start-up that vipie never uses. Stand-in modules
+    give `spacy.info` as `spacy_info`, which imports the real one when called; after the block the stand-ins are gone
+    and `import spacy.cli` imports the real package.
+    """
+    if "spacy" in sys.modules or "spacy.cli" in sys.modules:
+        yield
+        return
+    cli, info = ModuleType("spacy.cli"), ModuleType("spacy.cli.info")
+    cli.__path__ = []
+    info.info = spacy_info
+    stand_ins = {cli.__name__: cli, info.__name__: info}
+    sys.modules.update(stand_ins)
+    try:
+        yield
+    finally:
+        for name, module in stand_ins.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
+
+
 def check_model_dir(path: Path) -> None:
     """Raises ModelError when `path` is not a model folder made by vipie (it has no config.cfg)."""
     from pipeline.errors import ModelError
@@ -69,7 +102,7 @@ def load(model_dir: str | Path | None = None):
     if warning:
         print(f"vipie: warning: {warning}", file=sys.stderr)
     factories = config_factories((path / "config.cfg").read_text(encoding="utf-8"))
-    with torch_hidden_from_thinc(hide=not factories & TORCH_FACTORIES):
+    with torch_hidden_from_thinc(hide=not factories & TORCH_FACTORIES), spacy_cli_deferred():
         import spacy
 
         from pipeline import components, tokenize  # noqa: F401  (registers the factories and the tokenizer)

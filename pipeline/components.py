@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 
 import numpy
-from spacy.attrs import SENT_START
+from spacy.attrs import IDX, IS_SPACE, SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
@@ -31,7 +31,8 @@ from pipeline.recognize.crf import MODEL_FILE, CrfModel, spans_to_tags, token_fe
 from pipeline.recognize.merge import SourcedSpan, keep_labels, merge_spans, tagged_spans
 from pipeline.recognize.not_metric import not_a_metric
 from pipeline.recognize.rules import RuleRecognizer
-from pipeline.segment import WordTokenizer, segment_words, underthesea_segmenter
+from pipeline.segment import WordTokenizer, segment_words, token_word_tags, underthesea_segmenter
+from pipeline.tokenize import doc_text
 from pipeline.training_data import paragraph_example
 
 # Where the rule recognizer leaves its spans for a statistical recognizer to use and merge.
@@ -47,15 +48,29 @@ TRANSFORMER_PRECEDENCE = {label: [("transformer" if source == "crf" else source)
                           for label, order in DEFAULT_PRECEDENCE.items()}
 
 
+# The segmenter's (word index, B/I/O) of every token, one list on the Doc: `token._.word_index` and
+# `token._.word_bio` read it. Set token by token, they cost a Python object per token and attribute.
+WORD_TAGS = "word_tags"
+NO_WORD = (None, None)
+
+
+def word_tag(token: Token) -> tuple[int | None, str | None]:
+    """(word index, "B"/"I"/"O") of `token` from the segmenter; (None, None) for whitespace or an unsegmented Doc."""
+    tags = token.doc._.get(WORD_TAGS)
+    return tags[token.i] if tags else NO_WORD
+
+
 def register_extensions() -> None:
     """Declare the custom attributes vipie sets (idempotent)."""
     for name, default in (("meta", None), ("warnings", None), ("facts", None), ("wraps", None), ("province", None),
                           ("officials", None)):
         if not Doc.has_extension(name):
             Doc.set_extension(name, default=default)
-    for name in ("word_index", "word_bio"):
+    if not Doc.has_extension(WORD_TAGS):
+        Doc.set_extension(WORD_TAGS, default=None)
+    for position, name in enumerate(("word_index", "word_bio")):
         if not Token.has_extension(name):
-            Token.set_extension(name, default=None)
+            Token.set_extension(name, getter=lambda token, position=position: word_tag(token)[position])
     for name in ("score", "source"):
         if not Span.has_extension(name):
             Span.set_extension(name, default=None)
@@ -70,7 +85,7 @@ def char_spans(doc: Doc, spans, label: str) -> list[Span]:
     for start, end in spans:
         span = doc.char_span(start, end, label=label, alignment_mode="strict")
         if span is None:
-            warn(doc, f"{label} span {doc.text[start:end]!r} at [{start}, {end}) does not align to tokens")
+            warn(doc, f"{label} span {doc_text(doc)[start:end]!r} at [{start}, {end}) does not align to tokens")
         else:
             result.append(span)
     return result
@@ -87,7 +102,7 @@ class LayoutComponent:
         self.boilerplate = load_boilerplate()
 
     def __call__(self, doc: Doc) -> Doc:
-        text = doc.text  # rebuilt from the tokens at each access: read once
+        text = doc_text(doc)
         layout = analyse_layout(text, self.boilerplate)
         meta = dict(doc._.meta or {})
         if layout.title and "title" not in meta:
@@ -117,19 +132,9 @@ class WordSegmenter:
 
     def __call__(self, doc: Doc) -> Doc:
         paragraphs = [(s.start_char, s.end_char) for s in doc.spans.get("paragraphs", [])]
-        words = segment_words(doc.text, paragraphs, set(doc._.wraps or ()), self.tokenize_words)
-        ends = {start: (index, end) for index, (start, end) in enumerate(words)}
-        current, current_end = None, -1
-        for token in doc:
-            if token.is_space:
-                continue
-            if token.idx in ends:
-                current, current_end = ends[token.idx]
-                token._.word_index, token._.word_bio = current, "B"
-            elif token.idx < current_end:
-                token._.word_index, token._.word_bio = current, "I"
-            else:
-                token._.word_index, token._.word_bio = None, "O"
+        words = segment_words(doc_text(doc), paragraphs, set(doc._.wraps or ()), self.tokenize_words)
+        starts, spaces = zip(*doc.to_array([IDX, IS_SPACE]).tolist()) if len(doc) else ((), ())
+        doc._.set(WORD_TAGS, token_word_tags(words, starts, spaces))
         return doc
 
 
@@ -139,7 +144,7 @@ class RuleEntityRecognizer:
 
     def __call__(self, doc: Doc) -> Doc:
         excluded = [(s.start_char, s.end_char) for s in doc.spans.get("excluded", [])]
-        text = doc.text
+        text = doc_text(doc)
         ents = []
         for candidate in self.recognizer.find(text, excluded):
             span = doc.char_span(candidate.start, candidate.end, label=candidate.label, alignment_mode="strict")
@@ -170,7 +175,7 @@ def set_merged_ents(doc: Doc, model_spans: list[SourcedSpan], precedence: dict[s
     for chosen in merge_spans(candidates + model_spans, precedence):
         span = doc.char_span(chosen.start, chosen.end, label=chosen.label, alignment_mode="strict")
         if span is None:
-            warn(doc, f"{chosen.label} {doc.text[chosen.start:chosen.end]!r} does not align to tokens")
+            warn(doc, f"{chosen.label} {doc_text(doc)[chosen.start:chosen.end]!r} does not align to tokens")
             continue
         span._.score = round(chosen.score, 4)
         span._.source = sources[(chosen.start, chosen.end, chosen.label)] if chosen.source == "rules" else chosen.source
@@ -251,7 +256,7 @@ class FactLinkerComponent:
     def __call__(self, doc: Doc) -> Doc:
         entities = [EntitySpan(e.start_char, e.end_char, e.label_, e.text) for e in doc.ents]
         context = link_context(doc)
-        text = doc.text
+        text = doc_text(doc)
         facts = self.linker.link_facts(text, entities, context)
         if self.mode == "learned":
             if self.learned is None:
@@ -286,7 +291,7 @@ def make_layout(nlp: Language, name: str) -> LayoutComponent:
     return LayoutComponent()
 
 
-@Language.factory("vipie_word_segmenter", assigns=["token._.word_index", "token._.word_bio"])
+@Language.factory("vipie_word_segmenter", assigns=["token._.word_index", "token._.word_bio", f"doc._.{WORD_TAGS}"])
 def make_word_segmenter(nlp: Language, name: str) -> WordSegmenter:
     return WordSegmenter()
 

@@ -28,38 +28,47 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-import pyarrow as pa
-
 from pipeline.document import repaired
 from pipeline.errors import OutputError
 
 # The contract's columns first, in its order; what vipie adds so that a fact can be cited and audited without the
 # JSONL (the text, the metadata, the evidence and its spans, the indicator's span, the entity's source) after them.
-TABLES: dict[str, list[tuple[str, pa.DataType]]] = {
+# Each column is its name and DuckDB type; `arrow_schema` gives the same table's Arrow schema.
+TABLES: dict[str, list[tuple[str, str]]] = {
     "documents": [
-        ("id", pa.string()), ("title", pa.string()), ("published", pa.string()), ("province", pa.string()),
-        ("n_entities", pa.int32()), ("n_facts", pa.int32()), ("errors", pa.list_(pa.string())),
-        ("url", pa.string()), ("meta", pa.string()), ("text", pa.string()), ("warnings", pa.list_(pa.string())),
+        ("id", "VARCHAR"), ("title", "VARCHAR"), ("published", "VARCHAR"), ("province", "VARCHAR"),
+        ("n_entities", "INTEGER"), ("n_facts", "INTEGER"), ("errors", "VARCHAR[]"),
+        ("url", "VARCHAR"), ("meta", "VARCHAR"), ("text", "VARCHAR"), ("warnings", "VARCHAR[]"),
     ],
     "entities": [
-        ("doc_id", pa.string()), ("start", pa.int32()), ("end", pa.int32()), ("label", pa.string()),
-        ("text", pa.string()), ("score", pa.float64()), ("source", pa.string()),
+        ("doc_id", "VARCHAR"), ("start", "INTEGER"), ("end", "INTEGER"), ("label", "VARCHAR"),
+        ("text", "VARCHAR"), ("score", "DOUBLE"), ("source", "VARCHAR"),
     ],
     "facts": [
-        ("doc_id", pa.string()), ("metric_start", pa.int32()), ("metric_end", pa.int32()),
-        ("metric_text", pa.string()), ("value", pa.float64()), ("value_max", pa.float64()), ("unit", pa.string()),
-        ("qualifier", pa.string()), ("indicator", pa.string()), ("province", pa.string()),
-        ("province_2025", pa.string()), ("year", pa.int32()), ("status", pa.string()), ("score", pa.float64()),
-        ("sentence", pa.string()), ("province_evidence", pa.string()), ("year_evidence", pa.string()),
-        ("province_start", pa.int32()), ("province_end", pa.int32()), ("year_start", pa.int32()),
-        ("year_end", pa.int32()), ("indicator_start", pa.int32()), ("indicator_end", pa.int32()),
+        ("doc_id", "VARCHAR"), ("metric_start", "INTEGER"), ("metric_end", "INTEGER"),
+        ("metric_text", "VARCHAR"), ("value", "DOUBLE"), ("value_max", "DOUBLE"), ("unit", "VARCHAR"),
+        ("qualifier", "VARCHAR"), ("indicator", "VARCHAR"), ("province", "VARCHAR"),
+        ("province_2025", "VARCHAR"), ("year", "INTEGER"), ("status", "VARCHAR"), ("score", "DOUBLE"),
+        ("sentence", "VARCHAR"), ("province_evidence", "VARCHAR"), ("year_evidence", "VARCHAR"),
+        ("province_start", "INTEGER"), ("province_end", "INTEGER"), ("year_start", "INTEGER"),
+        ("year_end", "INTEGER"), ("indicator_start", "INTEGER"), ("indicator_end", "INTEGER"),
     ],
     "officials": [
-        ("doc_id", pa.string()), ("name", pa.string()), ("start", pa.int32()), ("end", pa.int32()),
-        ("roles", pa.list_(pa.string())), ("province", pa.string()),
+        ("doc_id", "VARCHAR"), ("name", "VARCHAR"), ("start", "INTEGER"), ("end", "INTEGER"),
+        ("roles", "VARCHAR[]"), ("province", "VARCHAR"),
     ],
 }
-SQL_TYPES = {pa.string(): "VARCHAR", pa.int32(): "INTEGER", pa.float64(): "DOUBLE", pa.list_(pa.string()): "VARCHAR[]"}
+
+
+def arrow_schema(table: str):
+    """The Arrow schema of corpus table `table`. pyarrow is imported here, when a DuckDB or Parquet output needs
+    it: a JSONL-only run never loads it (a quarter of a second)."""
+    import pyarrow as pa
+
+    types = {"VARCHAR": pa.string(), "INTEGER": pa.int32(), "DOUBLE": pa.float64(), "VARCHAR[]": pa.list_(pa.string())}
+    return pa.schema([(name, types[kind]) for name, kind in TABLES[table]])
+
+
 SUFFIXES = (".jsonl", ".duckdb", ".parquet")
 BATCH_DOCUMENTS = 200
 STAGING = ".staging.duckdb"
@@ -320,7 +329,7 @@ class TableWriter:
         try:
             self.con = duckdb.connect(str(path))
             for table, columns in TABLES.items():
-                cols = ", ".join(f'"{name}" {SQL_TYPES[kind]}' for name, kind in columns)
+                cols = ", ".join(f'"{name}" {kind}' for name, kind in columns)
                 self.con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({cols})')
                 found = [row[0] for row in self.con.execute(f'DESCRIBE "{table}"').fetchall()]
                 if found != [name for name, _ in columns]:
@@ -348,11 +357,12 @@ class TableWriter:
 
     def flush(self) -> None:
         import duckdb
+        import pyarrow as pa
 
         try:
             self.con.execute("BEGIN TRANSACTION")
-            for table, columns in TABLES.items():
-                batch = pa.Table.from_pylist(self.pending[table], schema=pa.schema(columns))
+            for table in TABLES:
+                batch = pa.Table.from_pylist(self.pending[table], schema=arrow_schema(table))
                 self.con.register("batch", batch)
                 self.con.execute(f'INSERT INTO "{table}" SELECT * FROM batch')
                 self.con.unregister("batch")

@@ -41,8 +41,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline import check_model_dir
-from pipeline.corpus import (TABLES, ParquetSink, check_outputs, output_lock, partial_path, remove_duckdb_file,
-                             replace_file, table_rows)
+from pipeline.corpus import (TABLES, ParquetSink, arrow_schema, check_outputs, output_lock, partial_path,
+                             remove_duckdb_file, replace_file, table_rows)
 from pipeline.document import (DEFAULT_MAX_CHARS, Document, MetaTable, expand_inputs, file_documents, input_kind,
                                jsonl_pieces, read_jsonl, with_table_meta)
 from pipeline.errors import Interrupted, OutputError, VipieError
@@ -156,7 +156,7 @@ def write_part(parts: Path, name: str, rows: dict[str, list[dict]]) -> None:
         folder = parts / table
         folder.mkdir(parents=True, exist_ok=True)
         working = folder / f".{name}.partial"
-        pq.write_table(pa.Table.from_pylist(rows[table], schema=pa.schema(TABLES[table])), working)
+        pq.write_table(pa.Table.from_pylist(rows[table], schema=arrow_schema(table)), working)
         replace_file(working, folder / name)
 
 
@@ -241,7 +241,7 @@ def written_ids(parts: Path) -> frozenset:
     files = part_files(parts, "documents")
     if not files:
         return frozenset()
-    return frozenset(pq.ParquetDataset(files, schema=pa.schema(TABLES["documents"])).read(["id"])["id"].to_pylist())
+    return frozenset(pq.ParquetDataset(files, schema=arrow_schema("documents")).read(["id"])["id"].to_pylist())
 
 
 def merge_parts(out: Path, parts: Path) -> None:

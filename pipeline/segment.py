@@ -117,6 +117,25 @@ def segment_words(
     return spans
 
 
+def token_word_tags(words: list[tuple[int, int]], token_starts, token_is_space) -> list[tuple[int | None, str | None]]:
+    """(word index, "B" or "I") of each token that starts or continues one of `words` (character spans, in order),
+    (None, "O") of any other token, and (None, None) of a whitespace token."""
+    ends = {start: (index, end) for index, (start, end) in enumerate(words)}
+    current, current_end = None, -1
+    tags = []
+    for start, is_space in zip(token_starts, token_is_space):
+        if is_space:
+            tags.append((None, None))
+        elif start in ends:
+            current, current_end = ends[start]
+            tags.append((current, "B"))
+        elif start < current_end:
+            tags.append((current, "I"))
+        else:
+            tags.append((None, "O"))
+    return tags
+
+
 # Where underthesea keeps its word segmentation model, and the rule file of its character normaliser.
 WORD_MODEL = Path("pipeline", "word_tokenize", "models", "ws_crf_vlsp2013_20230727")
 NORMALIZER_RULES = Path("pipeline", "text_normalize", "tn_rules_2023_07_14.bin")
@@ -126,6 +145,8 @@ TEMPLATE = re.compile(r"T\[(-?\d+)(?:,(-?\d+))?\](?:\.(lower|isdigit|istitle|is_
 # underthesea_core's `isdigit` is "parses as a Rust i32".
 INTEGER = re.compile(r"[+-]?[0-9]+")
 I32 = range(-(2**31), 2**31)
+# underthesea_core writes a boolean feature as Python's str of it.
+TRUTH = {False: "False", True: "True"}
 
 
 def read_pickle(path: Path):
@@ -179,10 +200,9 @@ class WordFeaturizer:
         columns = []
         for name, first, last, function in self.templates:
             width = max(last - first, 0) + 1
-            if (width, function) not in values:
-                values[width, function] = self.values(function, tokens, width)
+            window_values = self.values(function, tokens, width, values)
             lo, hi = max(0, -first, -last), min(n, n - first, n - last)
-            inside = values[width, function][lo + first : hi + first] if hi > lo else []
+            inside = window_values[lo + first : hi + first] if hi > lo else []
             head = range(min(lo, n))
             tail = range(max(hi, len(head)), n)
             prefix = f"{name}="
@@ -191,21 +211,32 @@ class WordFeaturizer:
                            + [prefix + edge(i + first, i + last, n) for i in tail])
         return list(zip(*columns))
 
-    def values(self, function: str | None, tokens: list[str], width: int) -> list[str]:
-        """The function's value on the text of each window of `width` tokens, in order of its first token."""
+    def values(self, function: str | None, tokens: list[str], width: int,
+               known: dict[tuple[int, str | None], list[str]]) -> list[str]:
+        """The function's value on the text of each window of `width` tokens, in order of its first token.
+
+        `known` holds the values already computed on this sentence by (width, function), and gets these: a window's
+        text is joined once, lower-cased once (lower and is_in_dict), its tokens' istitle found once for every width.
+        """
+        if (width, function) in known:
+            return known[width, function]
         starts = range(len(tokens) - width + 1)
-        if function == "istitle":  # a window passes when each of its tokens does
-            upper = [starts_upper(token) for token in tokens]
-            return [str(all(upper[j : j + width])) for j in starts] if width > 1 else list(map(str, upper))
-        texts = tokens if width == 1 else [" ".join(tokens[j : j + width]) for j in starts]
         if function is None:
-            return texts
-        if function == "lower":
-            return [text.lower() for text in texts]
-        if function == "is_in_dict":
+            result = tokens if width == 1 else [" ".join(tokens[j : j + width]) for j in starts]
+        elif function == "istitle" and width == 1:
+            result = [TRUTH[starts_upper(token)] for token in tokens]
+        elif function == "istitle":  # a window passes when each of its tokens does
+            titled = [value == TRUTH[True] for value in self.values(function, tokens, 1, known)]
+            result = [TRUTH[all(titled[j : j + width])] for j in starts]
+        elif function == "lower":
+            result = [text.lower() for text in self.values(None, tokens, width, known)]
+        elif function == "is_in_dict":
             dictionary = self.dictionary
-            return [str(text.lower() in dictionary) for text in texts]
-        return [str(is_i32(text)) for text in texts]
+            result = [TRUTH[text in dictionary] for text in self.values("lower", tokens, width, known)]
+        else:
+            result = [TRUTH[is_i32(text)] for text in self.values(None, tokens, width, known)]
+        known[width, function] = result
+        return result
 
 
 def edge(first: int, last: int, n: int) -> str:

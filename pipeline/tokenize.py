@@ -16,6 +16,9 @@ from spacy.vocab import Vocab
 # can still hold a few (letters with no precomposed form).
 _WORD = r"[\w\u0300-\u036f]+%?"
 TOKEN_PATTERN = re.compile(rf"{_WORD}(?:[.,/\-:&]{_WORD})*|\S")
+# Where the tokenizer leaves the text it made a Doc of, with the Doc's length: spaCy's `doc.text` rebuilds the
+# text from every token at each access (milliseconds on an article) and the components read it several times.
+TEXT_KEY = "vipie.text"
 
 
 def syllable_tokens(text: str) -> tuple[list[str], list[bool]]:
@@ -43,6 +46,13 @@ def syllable_tokens(text: str) -> tuple[list[str], list[bool]]:
     return words, spaces
 
 
+def doc_text(doc: Doc) -> str:
+    """`doc.text`: the text the tokenizer made `doc` of, when it did and `doc` still has its tokens (a Doc of a
+    span that copied the user data has fewer), else rebuilt from the tokens."""
+    length, text = doc.user_data.get(TEXT_KEY, (-1, ""))
+    return text if length == len(doc) else doc.text
+
+
 class SyllableTokenizer:
     """spaCy tokenizer over syllable tokens; it holds no state, so (de)serialising is a no-op."""
 
@@ -51,7 +61,9 @@ class SyllableTokenizer:
 
     def __call__(self, text: str) -> Doc:
         words, spaces = syllable_tokens(text)
-        return Doc(self.vocab, words=words, spaces=spaces)
+        doc = Doc(self.vocab, words=words, spaces=spaces)
+        doc.user_data[TEXT_KEY] = (len(doc), text)
+        return doc
 
     def to_disk(self, path, *, exclude=()):
         """Nothing to save: the tokenizer is fully defined by its code."""

@@ -48,15 +48,30 @@ def tag_tokens(starts: list[int], ends: list[int], entities: Iterable[dict], tex
 
 
 def paragraph_example(example_id: str, paragraph) -> Example:
-    """An untagged example of a paragraph `Span` of a segmented Doc: syllables, offsets, word ids."""
-    tokens = [t for t in paragraph if not t.is_space]
-    word_ids, previous = [], -1
-    for token in tokens:
-        if token._.word_bio != "I":
+    """An untagged example of a paragraph `Span` of a segmented Doc: syllables, offsets, word ids.
+
+    Read from the Doc's arrays (token offsets, lengths, the segmenter's `doc._.word_tags`), not token by token:
+    a Token object per syllable costs more than the rest of the example."""
+    from spacy.attrs import IDX, IS_SPACE, LENGTH
+
+    from pipeline.components import NO_WORD, WORD_TAGS
+    from pipeline.tokenize import doc_text
+
+    doc = paragraph.doc
+    text = doc_text(doc)
+    tags = doc._.get(WORD_TAGS) or [NO_WORD] * len(doc)
+    rows = paragraph.to_array([IDX, LENGTH, IS_SPACE]).tolist()
+    tokens, starts, ends, word_ids, previous = [], [], [], [], -1
+    for (start, length, is_space), (_, bio) in zip(rows, tags[paragraph.start : paragraph.end]):
+        if is_space:
+            continue
+        if bio != "I":
             previous += 1
         word_ids.append(previous)
-    return Example(example_id, [t.text for t in tokens], ["O"] * len(tokens), word_ids,
-                   [t.idx for t in tokens], [t.idx + len(t.text) for t in tokens])
+        tokens.append(text[start : start + length])
+        starts.append(start)
+        ends.append(start + length)
+    return Example(example_id, tokens, ["O"] * len(tokens), word_ids, starts, ends)
 
 
 def doc_examples(structure_nlp, doc: dict, problems: list[str]) -> list[Example]:

@@ -10,6 +10,7 @@ from pipeline.segment import (
     model_view,
     read_pickle,
     segment_words,
+    token_word_tags,
     underthesea_segmenter,
 )
 from pipeline.underthesea_files import underthesea_dir
@@ -74,6 +75,18 @@ def test_word_bio_on_tokens(nlp):
     doc = pipeline.process(nlp, "Cơ quan nhà nước triển khai hệ thống.")
     assert [(t.text, t._.word_bio) for t in doc][:4] == [("Cơ", "B"), ("quan", "I"), ("nhà", "B"), ("nước", "I")]
     assert doc[0]._.word_index == doc[1]._.word_index != doc[2]._.word_index
+
+
+def test_token_word_tags_mark_word_starts_insides_other_tokens_and_whitespace():
+    # Tokens "Cơ" "quan" " " "," "nhà" at 0, 3, 7, 8, 12; words "Cơ quan" [0, 7) and "nhà" [12, 15).
+    tags = token_word_tags([(0, 7), (12, 15)], [0, 3, 7, 8, 12], [False, False, True, False, False])
+    assert tags == [(0, "B"), (0, "I"), (None, None), (None, "O"), (1, "B")]
+    assert token_word_tags([], [], []) == []
+
+
+def test_word_tags_of_an_unsegmented_doc_are_none(nlp):
+    doc = nlp.make_doc("Cơ quan nhà nước")
+    assert [(t._.word_index, t._.word_bio) for t in doc] == [(None, None)] * 4
 
 
 def test_word_featurizer_matches_underthesea_cores(varied_sentences):

@@ -46,6 +46,12 @@ def test_extract_with_the_crf_default_never_imports_torch_or_transformers(seeds_
     assert "underthesea" not in modules  # its segmenter's files are read; its package __init__ never runs
 
 
+def test_extract_to_jsonl_never_imports_pyarrow_duckdb_or_spacys_command_line(seeds_run):
+    _, modules = seeds_run
+    assert not {name.split(".")[0] for name in modules} & {"pyarrow", "duckdb"}
+    assert not {name for name in modules if name.startswith("spacy.cli")}
+
+
 def test_extract_output_on_the_seeds_is_byte_identical_to_before_the_speed_work(seeds_run):
     written, _ = seeds_run
     expected = EXPECTED_SEEDS.read_bytes()
@@ -69,6 +75,21 @@ def test_torch_is_hidden_inside_the_guard_and_importable_after():
     result = subprocess.run([sys.executable, "-c", HIDE_TORCH], capture_output=True, text=True, cwd=REPO,
                             env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
     assert result.stdout.split() == ["hidden", "restored"], result.stderr
+
+
+SPACY_CLI_AFTER_LOAD = """import sys
+import pipeline
+pipeline.load()
+import spacy
+import spacy.cli
+print(spacy.info()["spacy_version"] == spacy.__version__, callable(spacy.cli.download))
+"""
+
+
+def test_spacy_info_and_command_line_import_after_a_load_that_deferred_them():
+    result = subprocess.run([sys.executable, "-c", SPACY_CLI_AFTER_LOAD], capture_output=True, text=True, cwd=REPO,
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+    assert result.stdout.split() == ["True", "True"], result.stderr[-2000:]
 
 
 def test_config_factories_name_the_shipped_pipeline_and_no_torch_component():

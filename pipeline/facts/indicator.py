@@ -57,6 +57,25 @@ def token_labels(tokens: list[tuple[int, int]], entities: list[tuple[int, int, s
     return labels
 
 
+def crossings(words: list[str], labels: list[str], first: int, last: int) -> dict[int, tuple]:
+    """What lies between each token outside the figure (tokens `first`..`last`) and the figure, found walking out
+    from the figure once per side: (stop punctuation marks, the one nearest the token or None, whether a colon,
+    whether a METRIC token, the INDICATOR_STOPS words) of the tokens strictly between."""
+    found = {}
+    for side in (range(first - 1, -1, -1), range(last + 1, len(words))):
+        punct, nearest, colon, figure, stops = 0, None, False, False, set()
+        for i in side:
+            found[i] = (punct, nearest, colon, figure, frozenset(stops))
+            word = words[i]
+            if word in STOP_PUNCT:
+                punct, nearest = punct + 1, word
+            colon = colon or word == ":"
+            figure = figure or labels[i] == "METRIC"
+            if word in INDICATOR_STOPS:
+                stops.add(word)
+    return found
+
+
 def token_features(text: str, tokens: list[tuple[int, int]], metric: tuple[int, int],
                    entities: list[tuple[int, int, str]], rule_span: tuple[int, int] | None) -> list[list[str]]:
     """CRF features of each token (see the module docstring); `entities` are the document's (start, end, label)."""
@@ -64,6 +83,7 @@ def token_features(text: str, tokens: list[tuple[int, int]], metric: tuple[int, 
     labels = token_labels(tokens, [e for e in entities if e[1] > tokens[0][0] and e[0] < tokens[-1][1]] if tokens else [])
     fig = [i for i, (s, e) in enumerate(tokens) if s < metric[1] and e > metric[0]]
     first, last = (fig[0], fig[-1]) if fig else (len(tokens), len(tokens))
+    crossed = crossings(words, labels, first, last)
     features = []
     for i, (start, end) in enumerate(tokens):
         word = words[i]
@@ -72,21 +92,19 @@ def token_features(text: str, tokens: list[tuple[int, int]], metric: tuple[int, 
             continue
         side = "b" if i < first else "a"
         distance = first - i if side == "b" else i - last
-        crossed_range = range(i + 1, first) if side == "b" else range(last + 1, i)
-        crossed = [words[j] for j in crossed_range]
-        punct = [w for w in crossed if w in STOP_PUNCT]
+        punct, nearest_punct, colon, figure, stops = crossed[i]
         f = [
             "bias", f"w={word}", f"shape={shape(text[start:end])}", f"side={side}",
-            f"dist={side}{offset_bucket(distance)}", f"punct={side}{min(len(punct), 2)}",
+            f"dist={side}{offset_bucket(distance)}", f"punct={side}{min(punct, 2)}",
             f"w|side={word}|{side}", f"ent={labels[i]}",
         ]
         if punct:
-            f.append(f"last_punct={side}{punct[-1] if side == 'a' else punct[0]}")
-        if ":" in crossed:
+            f.append(f"last_punct={side}{nearest_punct}")
+        if colon:
             f.append(f"colon_crossed={side}")
-        if any(labels[j] == "METRIC" for j in crossed_range):
+        if figure:
             f.append(f"figure_crossed={side}")
-        f.extend(f"crossed={side}{w}" for w in set(crossed) & INDICATOR_STOPS)
+        f.extend(f"crossed={side}{w}" for w in stops)
         for offset in (-2, -1, 1, 2):
             j = i + offset
             if 0 <= j < len(tokens):

@@ -7,6 +7,8 @@ which evidence decided them.
 """
 
 from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import islice
 
 import regex
 
@@ -269,7 +271,7 @@ def is_baseline(text: str, date: EntitySpan) -> bool:
 def opening_date(text: str, entities: list[EntitySpan], region: tuple[int, int]) -> EntitySpan | None:
     """A DATE with a year among the first four words of `region` ("Năm 2024, ...", "Trong năm 2020, ...")."""
     opening_end = region[0]
-    for match in list(WORD.finditer(text, region[0], region[1]))[:4]:
+    for match in islice(WORD.finditer(text, region[0], region[1]), 4):
         opening_end = match.end()
     for entity in entities:
         if entity.label == "DATE" and region[0] <= entity.start < opening_end and year_of(entity.text):
@@ -297,10 +299,15 @@ def masked(text: str, entities: list[EntitySpan], region: tuple[int, int]) -> st
     return "".join(chars)
 
 
+@lru_cache(maxsize=None)
+def cue_pattern(cue: str) -> regex.Pattern:
+    """`cue` as a whole word or phrase that no figure ("#") stands just before; compiled once per cue."""
+    return regex.compile(rf"(?<!#\s{{1,3}})(?<!\w){regex.escape(cue)}(?!\w)")
+
+
 def last_cue(text: str, cues) -> int:
     """Position of the last cue word or phrase in `text` that is not a figure's counted noun, or -1."""
-    positions = [m.start() for cue in cues
-                 for m in regex.finditer(rf"(?<!#\s{{1,3}})(?<!\w){regex.escape(cue)}(?!\w)", text)]
+    positions = [m.start() for cue in cues for m in cue_pattern(cue).finditer(text)]
     return max(positions, default=-1)
 
 
