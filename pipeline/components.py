@@ -168,7 +168,8 @@ def set_merged_ents(doc: Doc, model_spans: list[SourcedSpan], precedence: dict[s
     rules = list(doc.spans.get(RULE_SPANS, []))
     sources = {(s.start_char, s.end_char, s.label_): s._.source for s in rules}
     # A model trained on a few writers still tags what the guidelines exclude ("mức độ 3, 4", hotlines).
-    model_spans = [s for s in model_spans if s.label != "METRIC" or not not_a_metric(doc.text, s.start, s.end)]
+    text = doc_text(doc)
+    model_spans = [s for s in model_spans if s.label != "METRIC" or not not_a_metric(text, s.start, s.end)]
     candidates = keep_labels([SourcedSpan(s.start_char, s.end_char, s.label_, s._.score or 0.0, "rules")
                               for s in rules], rule_labels)
     ents = []
