@@ -23,12 +23,13 @@ non-string metadata is stored in the corpus as its JSON text.
 import fcntl
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from pipeline.document import repaired
+from pipeline.document import SURROGATES, repaired
 from pipeline.errors import OutputError
 
 # The contract's columns first, in its order; what vipie adds so that a fact can be cited and audited without the
@@ -76,11 +77,20 @@ STAGING = ".staging.duckdb"
 DUCKDB_MAGIC = b"DUCK"
 # JSON allows these raw inside strings, but line readers (str.splitlines, JavaScript before ES2019) split on them.
 LINE_BREAKS_TO_ESCAPE = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+LINE_BREAKS = re.compile("[\x85\u2028\u2029]")
 
 
 def jsonl_line(record: dict) -> str:
     """`record` as one line of standard JSON in valid UTF-8, ending in a newline."""
-    return json.dumps(repaired(record), ensure_ascii=False, allow_nan=False).translate(LINE_BREAKS_TO_ESCAPE) + "\n"
+    try:  # almost every record needs no repair: find out from its JSON, which C writes, not by walking it
+        line = json.dumps(record, ensure_ascii=False, allow_nan=False)
+    except ValueError:  # NaN or infinity
+        line = None
+    if line is None or SURROGATES.search(line):
+        line = json.dumps(repaired(record), ensure_ascii=False, allow_nan=False)
+    if LINE_BREAKS.search(line):
+        line = line.translate(LINE_BREAKS_TO_ESCAPE)
+    return line + "\n"
 
 
 def as_text(value) -> str | None:

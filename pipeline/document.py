@@ -51,6 +51,8 @@ PUBLISHED = re.compile(r"\d{4}(-\d{2}-\d{2})?")
 # The metadata CONTRACT.md gives a meaning to: the pipeline and the corpus tables read these values as text.
 TEXT_META_KEYS = frozenset({"title", "published", "province", "url"})
 SURROGATES = re.compile("[\ud800-\udfff]")
+# Unicode's control characters (category Cc: U+0000-001F and U+007F-009F) but for line breaks and tabs.
+CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # What `bytes.strip()` strips: a line of only these is blank, whatever the file's encoding.
 ASCII_SPACE = " \t\n\r\x0b\x0c"
 UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
@@ -72,7 +74,7 @@ def text_problems(text: str, max_chars: int) -> list[str]:
         return ["empty document"]
     if "\x00" in text:
         return ["not text: contains NUL bytes (binary content, or UTF-16 without a byte-order mark?)"]
-    controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\n\r\t")
+    controls = len(CONTROLS.findall(text))
     if controls > MAX_CONTROL_SHARE * len(text):
         return [f"not text: {controls} control characters (binary content?)"]
     if len(text) > max_chars:
