@@ -31,7 +31,8 @@ from pipeline.recognize.crf import MODEL_FILE, CrfModel, spans_to_tags, token_fe
 from pipeline.recognize.merge import SourcedSpan, keep_labels, merge_spans, tagged_spans
 from pipeline.recognize.not_metric import not_a_metric
 from pipeline.recognize.rules import RuleRecognizer
-from pipeline.segment import WordTokenizer, segment_words, token_word_tags, underthesea_segmenter
+from pipeline.segment import (NO_WORD, WORD_TAGS, WordTokenizer, segment_words, token_word_tags,
+                              underthesea_segmenter)
 from pipeline.tokenize import doc_text
 from pipeline.training_data import paragraph_example
 
@@ -46,12 +47,6 @@ DEFAULT_PRECEDENCE = {
 LINKER_MODES = ("rules", "learned")
 TRANSFORMER_PRECEDENCE = {label: [("transformer" if source == "crf" else source) for source in order]
                           for label, order in DEFAULT_PRECEDENCE.items()}
-
-
-# The segmenter's (word index, B/I/O) of every token, one list on the Doc: `token._.word_index` and
-# `token._.word_bio` read it. Set token by token, they cost a Python object per token and attribute.
-WORD_TAGS = "word_tags"
-NO_WORD = (None, None)
 
 
 def word_tag(token: Token) -> tuple[int | None, str | None]:
@@ -176,7 +171,7 @@ def set_merged_ents(doc: Doc, model_spans: list[SourcedSpan], precedence: dict[s
     for chosen in merge_spans(candidates + model_spans, precedence):
         span = doc.char_span(chosen.start, chosen.end, label=chosen.label, alignment_mode="strict")
         if span is None:
-            warn(doc, f"{chosen.label} {doc_text(doc)[chosen.start:chosen.end]!r} does not align to tokens")
+            warn(doc, f"{chosen.label} {text[chosen.start:chosen.end]!r} does not align to tokens")
             continue
         span._.score = round(chosen.score, 4)
         span._.source = sources[(chosen.start, chosen.end, chosen.label)] if chosen.source == "rules" else chosen.source

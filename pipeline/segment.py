@@ -117,6 +117,13 @@ def segment_words(
     return spans
 
 
+# The segmenter's (word index, B/I/O) of every token, one list on the Doc (`doc._.word_tags`, from
+# `token_word_tags`): `token._.word_index` and `token._.word_bio` read it. Set token by token, they cost a Python
+# object per token and attribute.
+WORD_TAGS = "word_tags"
+NO_WORD = (None, None)
+
+
 def token_word_tags(words: list[tuple[int, int]], token_starts, token_is_space) -> list[tuple[int | None, str | None]]:
     """(word index, "B" or "I") of each token that starts or continues one of `words` (character spans, in order),
     (None, "O") of any other token, and (None, None) of a whitespace token."""
@@ -125,7 +132,7 @@ def token_word_tags(words: list[tuple[int, int]], token_starts, token_is_space) 
     tags = []
     for start, is_space in zip(token_starts, token_is_space):
         if is_space:
-            tags.append((None, None))
+            tags.append(NO_WORD)
         elif start in ends:
             current, current_end = ends[start]
             tags.append((current, "B"))

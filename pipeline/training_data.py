@@ -54,7 +54,7 @@ def paragraph_example(example_id: str, paragraph) -> Example:
     a Token object per syllable costs more than the rest of the example."""
     from spacy.attrs import IDX, IS_SPACE, LENGTH
 
-    from pipeline.components import NO_WORD, WORD_TAGS
+    from pipeline.segment import NO_WORD, WORD_TAGS
     from pipeline.tokenize import doc_text
 
     doc = paragraph.doc

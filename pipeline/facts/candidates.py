@@ -438,7 +438,7 @@ def province_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> l
     if not doc.own.value:
         national["no_own_province"] = 1.0
     # Guidelines v2: a figure is national on national evidence, not for want of a province.
-    if len(national) > 1 and set(national) != {"kind=national", "no_own_province"}:
+    if cues:
         candidates.append(Candidate(NATIONAL, "national", (bodies[0].start, bodies[0].end) if bodies else None,
                                     national, "agency" if bodies else "sentence"))
     null = {"kind=null": 1.0, f"named_in_sentence={min(len(named_in_sentence), 3)}": 1.0}

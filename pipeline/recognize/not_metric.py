@@ -51,8 +51,7 @@ def not_a_metric(text: str, start: int, end: int) -> str | None:
         return "round the clock"
     if span.lower().startswith("thứ"):
         return None  # a rank ("ở mức thứ 9")
-    digits = sum(ch.isdigit() for ch in span)
-    if PHONE.match(span) or (DIGITS_ONLY.match(span) and digits >= 4
+    if PHONE.match(span) or (DIGITS_ONLY.match(span) and sum(ch.isdigit() for ch in span) >= 4
                              and any(cue in before[-20:] for cue in contexts()["phone"])):
         return "phone number"
     if DAY_MONTH.match(span) and ends_with_words(before.rstrip(), "ngày"):
