@@ -7,6 +7,13 @@ import pytest
 
 from pipeline.errors import ModelError
 from pipeline.facts.candidates import DocumentView, figure_view, province_candidates, year_candidates
+from pipeline.facts.indicator import (
+    choose_indicator,
+    list_item_previous,
+    sentence_tokens,
+    tagged_span,
+    usable_indicator,
+)
 from pipeline.facts.learned import INDICATOR_FILE, LINKER_FILE, LearnedLinker, train_linker
 from pipeline.facts.link import EntitySpan, FactLinker, Resolved
 from pipeline.labels import NATIONAL
@@ -247,6 +254,51 @@ def refined(learned, linker):
         entities = [EntitySpan(e["start"], e["end"], e["label"], e["text"]) for e in gold["entities"]]
         out.append(learned.refine(linker, gold["text"], entities, context, linker.link_facts(gold["text"], entities, context)))
     return out
+
+
+def spans_of(text: str, fragments: list[str]) -> list[tuple[int, int]]:
+    return [(text.index(f), text.index(f) + len(f)) for f in fragments]
+
+
+def test_an_indicator_is_never_names_alone_nor_a_linking_verb_alone():
+    text = "Hà Nội (0,7790), Sở Tư pháp xếp thứ hai; chỉ số giảm 6 bậc."
+    figures = spans_of(text, ["0,7790", "thứ hai", "6 bậc"])
+    names = spans_of(text, ["Hà Nội", "Sở Tư pháp"])
+    assert not usable_indicator(text, spans_of(text, ["Hà Nội"])[0], figures, names)
+    assert not usable_indicator(text, spans_of(text, ["Sở Tư pháp"])[0], figures, names)
+    assert not usable_indicator(text, spans_of(text, ["xếp"])[0], figures, names)
+    assert usable_indicator(text, spans_of(text, ["giảm"])[0], figures, names)  # a change's direction is one
+    assert usable_indicator(text, spans_of(text, ["chỉ số giảm"])[0], figures, names)
+
+
+def test_a_tagged_name_gives_way_to_the_next_tagged_span():
+    text = "Nhóm dẫn đầu có tỷ lệ ký số cao: Hà Nội 98%."
+    tokens = sentence_tokens(text, (0, len(text)), spans_of(text, ["98%"])[0])
+    words = [text[s:e] for s, e in tokens]
+    tags = ["O"] * len(tokens)
+    tags[words.index("tỷ")], tags[words.index("lệ")] = "B", "I"
+    tags[words.index("Hà")], tags[words.index("Nội")] = "B", "I"
+    figures, names = spans_of(text, ["98%"]), spans_of(text, ["Hà Nội"])
+    assert tagged_span(tokens, tags, text, figures[0], figures) == spans_of(text, ["Hà Nội"])[0]
+    assert tagged_span(tokens, tags, text, figures[0], figures, names) == spans_of(text, ["tỷ lệ"])[0]
+
+
+def test_later_items_of_a_list_share_the_first_items_indicator():
+    text = ("Năm 2024, thành phố Cần Thơ (cũ) có tỷ lệ hồ sơ trực tuyến toàn trình 58,4%, "
+            "tỉnh Hậu Giang (cũ) 63,7% và tỉnh Sóc Trăng (cũ) 49,2%; 12 xã đạt 90%.")
+    figures = spans_of(text, ["58,4%", "63,7%", "49,2%", "12", "90%"])
+    names = spans_of(text, ["Năm 2024", "thành phố Cần Thơ", "tỉnh Hậu Giang", "tỉnh Sóc Trăng"])
+    assert list_item_previous(text, figures[1], 0, figures, names) == figures[0]
+    assert list_item_previous(text, figures[2], 0, figures, names) == figures[1]
+    assert list_item_previous(text, figures[3], 0, figures, names) is None  # "12 xã" names no one
+    assert list_item_previous(text, figures[0], 0, figures, names) is None
+    indicator = spans_of(text, ["tỷ lệ hồ sơ trực tuyến toàn trình"])[0]
+    tokens = sentence_tokens(text, (0, len(text)), figures[1])
+    nothing = ["O"] * len(tokens)
+    assert choose_indicator(text, figures[1], tokens, nothing, None, figures, names, {figures[0]: indicator}) == indicator
+    # with no indicator for the first item, the list item is an ordinary figure: the rule span stands in
+    rule = spans_of(text, ["(cũ)"])[0]
+    assert choose_indicator(text, figures[1], tokens, nothing, rule, figures, names, {figures[0]: None}) == rule
 
 
 def test_gold_doc_offsets_are_what_the_facts_say():

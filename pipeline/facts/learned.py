@@ -29,12 +29,12 @@ from pipeline.facts.candidates import (
     year_candidates,
 )
 from pipeline.facts.indicator import (
+    NAME_LABELS,
     IndicatorTagger,
+    choose_indicator,
     sentence_tokens,
     span_tags,
-    tagged_span,
     token_features,
-    usable_indicator,
 )
 from pipeline.facts.link import EntitySpan, FactLinker, LinkContext, Resolved, indicator_span_of
 from pipeline.facts.ranker import CandidateRanker
@@ -184,15 +184,14 @@ class LearnedLinker:
                facts: list[dict]) -> list[dict]:
         """The rule facts with province, year, indicator, evidence, spans and score from the learned models."""
         figures = [(e.start, e.end) for e in entities if e.label == "METRIC"]
+        names = [(e.start, e.end) for e in entities if e.label in NAME_LABELS]
+        indicators = {}
         for fact, metric, inputs in figures_of(linker, text, entities, context, facts):
             province, p_province = ranked(self.province, inputs.province, inputs)
             year, p_year = ranked(self.year, inputs.year, inputs)
-            # The CRF rarely leaves a figure without an indicator when one is written; where it tags nothing,
-            # the rule heuristic's phrase stands in (about 5% of gold indicators are null).
-            span = tagged_span(inputs.tokens, self.indicator.tag(inputs.token_features), text,
-                               (metric.start, metric.end), figures)
-            if span is None and usable_indicator(text, inputs.rule_indicator, figures):
-                span = inputs.rule_indicator
+            span = indicators[(metric.start, metric.end)] = choose_indicator(
+                text, (metric.start, metric.end), inputs.tokens, self.indicator.tag(inputs.token_features),
+                inputs.rule_indicator, figures, names, indicators)
             fact.update({
                 "indicator": text[span[0]:span[1]] if span else None,
                 "indicator_span": {"start": span[0], "end": span[1]} if span else None,
