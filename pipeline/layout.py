@@ -23,6 +23,12 @@ TITLE_MAX_CHARS = 250
 ABBREVIATIONS = frozenset({"TP", "Tp", "TS", "ThS", "PGS", "GS", "BS", "KS", "St", "Mr", "Ms", "Dr"})
 
 DATELINE = re.compile(r"^(?:(\d{1,2}):(\d{2}),?\s+)?(?:[^\d\n,]{2,12},\s*)?(\d{1,2})/(\d{1,2})/(\d{4})\s*$")
+# A portal's dateline in its other common forms: a date with a time, a weekday, "Cập nhật", separators, in any order
+# ("Thứ Bảy, 11/12/2021 - 10:15", "10:22 | 14/04/2023", "Cập nhật: 07:40 - 10/10/2024", "22/11/2024 14:45").
+DATE_IN_LINE = re.compile(r"(?<!\d)(\d{1,2})/(\d{1,2})/(\d{4})(?!\d)")
+DATELINE_REST = re.compile(r"(?:\s|[|,:\-–()+]|\d{1,2}:\d{2}(?::\d{2})?|\d{1,2}h\d{2}|cập nhật|lúc|ngày|đăng|gmt\s*\+\s*\d{1,2}|lượt xem:?\s*[\d.]+|"
+                           r"thứ\s*(?:hai|ba|tư|năm|sáu|bảy|[2-7])|chủ nhật|sa|ch|am|pm)*", re.IGNORECASE)
+DATELINE_MAX_CHARS = 60
 PHOTO_CREDIT = re.compile(r"\(\s*(?:Ảnh|Nguồn|Video)\s*:[^()\n]{1,80}\)")
 # A cell separator inside a line (not a caption's trailing "|"): the line may be a table row.
 INNER_BAR = re.compile(r"\S\s*\|\s*\S")
@@ -91,13 +97,21 @@ def find_title(text: str, lines: list[tuple[int, int]]) -> tuple[int, int] | Non
 
 
 def find_published(text: str, lines: list[tuple[int, int]]) -> str | None:
-    """The publication date from a dateline ("15:30, 12/03/2021") among the first lines, as YYYY-MM-DD."""
+    """The publication date from a dateline ("15:30, 12/03/2021", "Thứ Bảy, 11/12/2021 - 10:15") among the first
+    lines, as YYYY-MM-DD."""
     for start, end in lines[:6]:
-        match = DATELINE.match(text[start:end])
+        line = text[start:end]
+        match = DATELINE.match(line)
         if match:
             day, month, year = int(match.group(3)), int(match.group(4)), int(match.group(5))
-            if 1 <= day <= 31 and 1 <= month <= 12:
-                return f"{year:04d}-{month:02d}-{day:02d}"
+        else:
+            match = DATE_IN_LINE.search(line)
+            if not (match and len(line) <= DATELINE_MAX_CHARS
+                    and DATELINE_REST.fullmatch(line[: match.start()] + " " + line[match.end() :])):
+                continue
+            day, month, year = int(match.group(1)), int(match.group(2)), int(match.group(3))
+        if 1 <= day <= 31 and 1 <= month <= 12:
+            return f"{year:04d}-{month:02d}-{day:02d}"
     return None
 
 

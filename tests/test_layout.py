@@ -1,3 +1,5 @@
+import pytest
+
 from pipeline.layout import analyse_layout, load_boilerplate
 
 BOILERPLATE = load_boilerplate()
@@ -18,6 +20,20 @@ def test_long_line_before_capitalised_acronym_is_a_wrap():
     text = "Tiêu đề bài viết về chuyển đổi số tỉnh\nTrong thời gian tới, để tiếp tục đẩy mạnh ứng dụng\nCNTT, tỉnh cần tập trung."
     layout = analyse_layout(text, BOILERPLATE)
     assert len(layout.paragraphs) == 2
+
+
+@pytest.mark.parametrize("dateline, published", [
+    ("Thứ Bảy, 11/12/2021 - 10:15", "2021-12-11"),
+    ("10:22 | 14/04/2023", "2023-04-14"),
+    ("Cập nhật: 07:40 - 10/10/2024", "2024-10-10"),
+    ("22/11/2024 14:45", "2024-11-22"),
+    ("Thứ Hai, 15/7/2024, 11:20 (GMT+7)", "2024-07-15"),
+    ("Ngày đăng: 03/06/2024 | Lượt xem: 1.482", "2024-06-03"),
+    ("Hội nghị ngày 12/03/2021 bàn về chuyển đổi số", None),  # a sentence that holds a date is no dateline
+])
+def test_a_portals_dateline_in_its_common_forms_gives_the_publication_date(dateline, published):
+    text = f"Tin học hóa công tác quản lý nhà nước ở địa phương\n{dateline}\nSáng 12-3, hội nghị diễn ra."
+    assert analyse_layout(text, BOILERPLATE).published == published
 
 
 def test_dateline_gives_publication_date_and_byline_is_excluded():
