@@ -29,6 +29,7 @@ DATE_IN_LINE = re.compile(r"(?<!\d)(\d{1,2})/(\d{1,2})/(\d{4})(?!\d)")
 DATELINE_REST = re.compile(r"(?:\s|[|,:\-–()+]|\d{1,2}:\d{2}(?::\d{2})?|\d{1,2}h\d{2}|cập nhật|lúc|ngày|đăng|gmt\s*\+\s*\d{1,2}|lượt xem:?\s*[\d.]+|"
                            r"thứ\s*(?:hai|ba|tư|năm|sáu|bảy|[2-7])|chủ nhật|sa|ch|am|pm)*", re.IGNORECASE)
 DATELINE_MAX_CHARS = 60
+DATELINE_LINES = 6
 PHOTO_CREDIT = re.compile(r"\(\s*(?:Ảnh|Nguồn|Video)\s*:[^()\n]{1,80}\)")
 # A cell separator inside a line (not a caption's trailing "|"): the line may be a table row.
 INNER_BAR = re.compile(r"\S\s*\|\s*\S")
@@ -96,22 +97,27 @@ def find_title(text: str, lines: list[tuple[int, int]]) -> tuple[int, int] | Non
     return None
 
 
+def dateline_date(line: str) -> tuple[int, int, int] | None:
+    """(day, month, year) when `line` is a dateline ("15:30, 12/03/2021", "Thứ Bảy, 11/12/2021 - 10:15"), else
+    None."""
+    match = DATELINE.match(line)
+    if match:
+        day, month, year = int(match.group(3)), int(match.group(4)), int(match.group(5))
+    else:
+        match = DATE_IN_LINE.search(line)
+        if not (match and len(line) <= DATELINE_MAX_CHARS
+                and DATELINE_REST.fullmatch(line[: match.start()] + " " + line[match.end() :])):
+            return None
+        day, month, year = int(match.group(1)), int(match.group(2)), int(match.group(3))
+    return (day, month, year) if 1 <= day <= 31 and 1 <= month <= 12 else None
+
+
 def find_published(text: str, lines: list[tuple[int, int]]) -> str | None:
-    """The publication date from a dateline ("15:30, 12/03/2021", "Thứ Bảy, 11/12/2021 - 10:15") among the first
-    lines, as YYYY-MM-DD."""
-    for start, end in lines[:6]:
-        line = text[start:end]
-        match = DATELINE.match(line)
-        if match:
-            day, month, year = int(match.group(3)), int(match.group(4)), int(match.group(5))
-        else:
-            match = DATE_IN_LINE.search(line)
-            if not (match and len(line) <= DATELINE_MAX_CHARS
-                    and DATELINE_REST.fullmatch(line[: match.start()] + " " + line[match.end() :])):
-                continue
-            day, month, year = int(match.group(1)), int(match.group(2)), int(match.group(3))
-        if 1 <= day <= 31 and 1 <= month <= 12:
-            return f"{year:04d}-{month:02d}-{day:02d}"
+    """The publication date from a dateline among the first DATELINE_LINES lines, as YYYY-MM-DD."""
+    for start, end in lines[:DATELINE_LINES]:
+        date = dateline_date(text[start:end])
+        if date:
+            return f"{date[2]:04d}-{date[1]:02d}-{date[0]:02d}"
     return None
 
 
