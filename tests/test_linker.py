@@ -189,17 +189,6 @@ def test_a_table_header_gives_each_column_its_year():
     assert "table:header_first_column" in by_value(years, 2022)[0].features
 
 
-def test_the_past_year_is_a_candidate_of_a_january_review_or_where_the_text_says_nam_qua():
-    text = "Trong năm qua, hệ thống đã tiếp nhận 512.000 hồ sơ."
-    _, years = candidates_of(text, [("METRIC", "512.000")], "512.000", {"published": "2024-06-18"})
-    assert [c for c in years if c.kind == "previous"][0].value == 2023
-    text = "Hệ thống đã tiếp nhận 512.000 hồ sơ."
-    _, years = candidates_of(text, [("METRIC", "512.000")], "512.000", {"published": "2024-01-18"})
-    assert {(c.kind, c.value) for c in years} == {("published", 2024), ("previous", 2023), ("null", None)}
-    _, years = candidates_of(text, [("METRIC", "512.000")], "512.000", {"published": "2024-06-18"})
-    assert not [c for c in years if c.kind == "previous"]
-
-
 def test_brackets_a_current_marker_and_a_publication_date_are_marked():
     text = "Năm 2026, tỉnh đặt mục tiêu kinh tế số chiếm 15% GRDP (năm 2025 ước đạt 11,2%)."
     spans = [("DATE", "Năm 2026"), ("METRIC", "15%"), ("DATE", "năm 2025"), ("METRIC", "11,2%")]

@@ -39,10 +39,6 @@ WORD = regex.compile(r"[\p{L}\p{M}\p{N}]+|[^\s\p{L}\p{M}\p{N}]")
 # "Hiện", "tới nay" … : a figure stated as current takes the publication year (guidelines v2, years rule 5).
 CURRENT = regex.compile(r"(?<![\p{L}])(?:đến nay|tới nay|hiện nay|hiện có|hiện|năm nay|tính đến thời điểm này|"
                         r"đến thời điểm này|hiện tại)(?![\p{L}])", regex.IGNORECASE)
-# "the past year": in an article published early in a year, the year before it (guidelines v2, rule 4/5 by the
-# article's period: a January review of "năm qua" reports the previous year).
-LAST_YEAR = regex.compile(r"(?<![\p{L}])(?:năm qua|năm vừa qua|năm ngoái|năm \d{4} vừa qua)(?![\p{L}])", regex.IGNORECASE)
-PUBLISHED_MONTH = regex.compile(r"\d{4}-(\d{1,2})")
 CONTINUATION = regex.compile(r"^\s*(?:[-+•*]\s*)?(?:trong đó|cụ thể|riêng|ngoài ra|bên cạnh đó)\b", regex.IGNORECASE)
 BULLET = regex.compile(r"^\s*(?:[-+•*–]|\d+[.)]|[a-zđ][.)])\s")
 TARGET_WORDS = regex.compile(r"(?<![\p{L}])(?:phấn đấu|mục tiêu|chỉ tiêu|kế hoạch|dự kiến|hướng tới|đặt ra|sẽ)(?![\p{L}])",
@@ -117,9 +113,6 @@ class DocumentView:
         self.fenced = comparison_segments(self.text, self.context.sentences)
         self.own = self.linker.own_province(self.text, self.entities, self.context)
         self.published = published_year(self.context.meta)
-        month = PUBLISHED_MONTH.match(str(self.context.meta.get("published") or ""))
-        self.published_month = int(month.group(1)) if month else None
-        self.last_year_marked = bool(LAST_YEAR.search(self.text))
         self.dates = [(e, year_of(e.text)) for e in self.entities if e.label == "DATE" and year_of(e.text)]
         self.year_counts = {}
         for _, year in self.dates:
@@ -471,30 +464,6 @@ def may_frame(features: dict[str, float], first_body_year: bool) -> bool:
     return first_body_year and not (features.get("period") or features.get("lead=den") or features.get("lead=tam_nhin"))
 
 
-def previous_year_candidate(doc: DocumentView, fig: FigureView) -> Candidate | None:
-    """The year before publication, which no sentence need name: offered when the article was published in January
-    or February (a review of the past year) or the figure's sentence or paragraph speaks of "năm qua"; else None.
-    Leave-one-writer-out CV on train+dev: year accuracy 0.9185 -> 0.923 (offered for every figure of every dated
-    article, it misled more often: two writers of five lost)."""
-    text = doc.text
-    features = {"kind=previous": 1.0}
-    if doc.published_month is not None and doc.published_month <= 2:
-        features["published_early"] = 1.0
-    if LAST_YEAR.search(text[fig.sentence[0] : fig.sentence[1]]):
-        features["last_year:sentence"] = 1.0
-    elif LAST_YEAR.search(text[fig.paragraph[0] : fig.metric.start]):
-        features["last_year:paragraph_before"] = 1.0
-    if len(features) == 1:
-        return None
-    if doc.last_year_marked:
-        features["last_year:document"] = 1.0
-    if doc.published - 1 in doc.year_counts:
-        features["previous_named"] = 1.0
-    if doc.published - 1 in doc.title_years:
-        features["previous_in_title"] = 1.0
-    return Candidate(doc.published - 1, "previous", None, features, "published")
-
-
 def year_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[Candidate]:
     """Year candidates of one figure; the rule linker's choice (`rule`) is a feature of each."""
     text = doc.text
@@ -560,9 +529,6 @@ def year_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[
         if doc.published in doc.year_counts:
             features["published_named"] = 1.0
         candidates.append(Candidate(doc.published, "published", None, features, "published"))
-        previous = previous_year_candidate(doc, fig)
-        if previous is not None:
-            candidates.append(previous)
     null = {"kind=null": 1.0, f"doc_dates={min(len(doc.dates), 3)}": 1.0}
     if doc.published is None:
         null["no_published"] = 1.0

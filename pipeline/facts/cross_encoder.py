@@ -84,8 +84,6 @@ def describe(candidate: Candidate) -> str:
         return f"{candidate.value} (cả nước)"
     if candidate.kind == "published":
         return f"năm đăng bài {candidate.value}"
-    if candidate.kind == "previous":
-        return f"năm trước năm đăng bài, {candidate.value}"
     # A mention: years are numbers, provinces names.
     return f"năm {candidate.value}" if isinstance(candidate.value, int) else str(candidate.value)
 
