@@ -8,6 +8,7 @@ before it, left the file byte-identical). A change
 that means to alter the output regenerates the file the same way and says so.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.facts.indicator import LONE_WORDS, NAME_LABELS, SYLLABLE
 from tests.conftest import REPO, SEEDS
 
 EXPECTED_SEEDS = Path(__file__).parent / "fixtures" / "seeds_extract.jsonl"
@@ -59,6 +61,20 @@ def test_extract_output_on_the_seeds_is_byte_identical_to_before_the_speed_work(
     expected = EXPECTED_SEEDS.read_bytes()
     assert written.count(b"\n") == expected.count(b"\n") == 5
     assert written == expected
+
+
+def test_the_shipped_models_indicators_on_the_seeds_read_as_measures(seeds_run):
+    """Issue 9: what `vipie stats` lists as top indicators holds a word that is neither a number nor a linking
+    verb, and no indicator is only a name."""
+    written, _ = seeds_run
+    docs = [json.loads(line) for line in written.decode().splitlines()]
+    indicators = [(doc, fact["indicator_span"]) for doc in docs for fact in doc["facts"] if fact["indicator_span"]]
+    assert len(indicators) > 50
+    for doc, span in indicators:
+        words = [w.lower() for w in SYLLABLE.findall(doc["text"][span["start"]:span["end"]])]
+        assert any(not w.isdigit() and w not in LONE_WORDS for w in words), doc["text"][span["start"]:span["end"]]
+        names = [(e["start"], e["end"]) for e in doc["entities"] if e["label"] in NAME_LABELS]
+        assert not any(s <= span["start"] and span["end"] <= e for s, e in names)
 
 
 HIDE_TORCH = """import importlib.util, sys
