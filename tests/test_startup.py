@@ -3,8 +3,9 @@
 tests/fixtures/seeds_extract.jsonl is `vipie extract SEEDS --out OUT --quiet`: first as written by commit a8ac31c,
 before the start-up and throughput work, which did not change a byte of it; regenerated with that command when the
 linker stopped using the first body year as a feature, and again when a default retrained with the v2 METRIC rules
-and the national cues was promoted (intended changes of output, in the facts issue; the second speed round, merged
-before it, left the file byte-identical). A change
+and the national cues was promoted, and again when the indicator's guideline rules and the wider dateline forms came
+with a retrained default (intended changes of output, in the facts issue; the second speed round, merged before
+them, left the file byte-identical). A change
 that means to alter the output regenerates the file the same way and says so.
 """
 
