@@ -1,6 +1,6 @@
 """vipie against underthesea on the same texts, in one run: in process, and as whole processes (start-up included).
 
-    python scripts/bench_extract.py [SEEDS_DIR] [--repeat N] [--times N] [--workers-docs N] [--json OUT]
+    python scripts/bench_extract.py [SEEDS_DIR] [--repeat N] [--times N] [--workers-docs N] [--fresh FILE] [--json OUT]
 
 The texts are the seed articles: in process, underthesea's `ner()` one
 sentence at a time (its documented use: `sent_tokenize`, then `ner`), `ner()`
@@ -11,7 +11,9 @@ article (the shortest seed's first lines, at least SHORT_CHARS characters) and
 a whole Python process importing underthesea and running `ner()` on each of
 its sentences; `vipie extract` on the seeds repeated `--times` times (40
 documents by default). With `--workers-docs N`, `vipie extract` on N documents
-(the seeds repeated) with `--workers 1` and `--workers 2`.
+(the seeds repeated) with `--workers 1` and `--workers 2`. With `--fresh FILE`, vipie and underthesea per
+sentence once each on other documents, in a process that has seen none of them (the featurizers remember the
+strings they made, which flatters repeats of the same texts).
 
 Each figure is the best of `--repeat` runs: wall seconds, user+sys CPU
 seconds, syllables per second (vipie's syllables: tokens that are neither
@@ -105,6 +107,27 @@ def in_process(texts: list[str], repeat: int) -> dict:
     return best
 
 
+def fresh_documents(texts: list[str]) -> dict:
+    """Seconds of vipie and of underthesea per sentence on `texts`, each document read once in a process that has
+    seen none of them: the featurizers remember what they made, so repeats of the same documents (the seeds x N
+    above) cost less than a corpus of new ones does."""
+    nlp = pipeline.load()
+    from underthesea import ner, sent_tokenize
+
+    warm_up = "Năm 2023, tỉnh Lào Cai có 1.250 dịch vụ công trực tuyến."  # lazy loads are not throughput
+    pipeline.process(nlp, warm_up)
+    ner(warm_up)
+    started = time.perf_counter()
+    for text in texts:
+        pipeline.process(nlp, text)
+    vipie = time.perf_counter() - started
+    started = time.perf_counter()
+    for text in texts:
+        for sentence in sent_tokenize(text):
+            ner(sentence)
+    return {"vipie": vipie, "underthesea_per_sentence": time.perf_counter() - started}
+
+
 def count_syllables(texts: list[str]) -> int:
     nlp = pipeline.load()
     return sum(1 for text in texts for token in nlp.make_doc(text) if not (token.is_space or token.is_punct))
@@ -114,13 +137,31 @@ def rate(syllables: int, seconds: float) -> int:
     return round(syllables / seconds)
 
 
+def fresh_figures(path: Path) -> dict:
+    """`fresh_documents` run in a child process (so that nothing the seeds' runs remembered helps it), with the
+    documents' count, syllables and each tool's syllables per second."""
+    texts = [d.text for d in iter_documents([path]) if not d.errors]
+    child = subprocess.run([sys.executable, __file__, "--fresh-child", str(path)], capture_output=True, text=True,
+                           check=True)
+    seconds = json.loads(child.stdout.splitlines()[-1])
+    syllables = count_syllables(texts)
+    return {"documents": len(texts), "syllables": syllables,
+            **{name: {"seconds": round(s, 3), "syllables_per_second": rate(syllables, s)} for name, s in seconds.items()},
+            "vipie_vs_underthesea_per_sentence": round(seconds["underthesea_per_sentence"] / seconds["vipie"], 2)}
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--fresh-child"]:
+        print(json.dumps(fresh_documents([d.text for d in iter_documents([Path(sys.argv[2])]) if not d.errors])))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("inputs", nargs="*", type=Path, default=[DEFAULT_INPUT])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--times", type=int, default=8, help="copies of the seeds in the whole-process corpus")
     parser.add_argument("--workers-docs", type=int, default=0,
                         help="also time --workers 1 and 2 on this many documents")
+    parser.add_argument("--fresh", type=Path, default=None,
+                        help="also time vipie and underthesea once each, in a new process, on these other documents")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
 
@@ -166,6 +207,8 @@ def main() -> None:
             whole["underthesea_one_article"]["cpu_s"] / whole["vipie_one_article"]["cpu_s"], 2),
     }
     whole["vipie_corpus"]["syllables_per_second"] = rate(corpus_syllables, whole["vipie_corpus"]["wall_s"])
+    if args.fresh:
+        figures["fresh_documents"] = fresh_figures(args.fresh)
     figures["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(figures, indent=2))
     if args.json:

@@ -137,6 +137,11 @@ class DocumentView:
         self.cues = {name: [(m.start(), m.end()) for m in pattern.finditer(self.text)] for name, pattern in GAP_CUES}
         self.cue_starts = {name: [start for start, _ in matches] for name, matches in self.cues.items()}
         self.open_brackets = innermost_open_brackets(self.text)
+        self.openings: dict[int, tuple[bool, bool, bool]] = {}
+        self.date_words: dict[int, tuple] = {}
+        self.indicator_tokens: dict = {}  # the indicator CRF's strings of each token (pipeline.facts.indicator)
+        self.province_mentions = [(e, province) for e in self.entities if e.label in ("LOCATION", "AGENCY")
+                                  for province in [self.linker.province_of_entity(e)] if province]
 
     @staticmethod
     def count_between(starts: list[int], a: int, b: int) -> int:
@@ -193,6 +198,37 @@ class DocumentView:
     def paragraph_of(self, pos: int) -> tuple[int, int] | None:
         index = self.paragraph_index(pos)
         return self.context.paragraphs[index] if index >= 0 else None
+
+    def date_cues(self, entity: EntitySpan) -> tuple[dict[str, float], bool, bool, bool, bool]:
+        """What a DATE's own words say, whichever figure asks (once per DATE): its LEADS features, and whether it is a
+        baseline, a period, a precise date, and the date something was issued or published."""
+        if entity.start not in self.date_words:
+            text = self.text
+            lead = text[max(0, entity.start - 14) : entity.start].lower()
+            lowered = entity.text.lower()
+            self.date_words[entity.start] = (
+                {f"lead={name}": 1.0 for name, pattern in LEADS if pattern.search(lead)},
+                is_baseline(text, entity),
+                bool(lowered.startswith("giai đoạn") or YEAR_RANGE.search(entity.text)),
+                bool(PRECISE_DATE.match(lowered)),
+                bool(ISSUED.search(text[max(0, entity.start - 24) : entity.start].lower())),
+            )
+        return self.date_words[entity.start]
+
+    def opening(self, pos: int) -> tuple[bool, bool, bool]:
+        """Whether a mention at `pos` opens its sentence, opens its paragraph, and leads a heading (its line ends
+        with ":"); worked out once per mention, as every figure of the document asks."""
+        if pos not in self.openings:
+            host = self.sentence_of(pos)
+            opens_sentence = bool(host and self.tokens_between(host[0], pos) <= 3)
+            paragraph = self.paragraph_of(pos)
+            opens_paragraph = bool(paragraph and self.tokens_between(paragraph[0], pos) <= 3)
+            heading_lead = False
+            if opens_paragraph:
+                line_end = self.text.find("\n", pos)
+                heading_lead = self.text[paragraph[0] : line_end if line_end >= 0 else paragraph[1]].rstrip().endswith(":")
+            self.openings[pos] = (opens_sentence, opens_paragraph, heading_lead)
+        return self.openings[pos]
 
 
 @dataclass
@@ -303,16 +339,13 @@ def position_features(doc: DocumentView, fig: FigureView, span: tuple[int, int],
     }
     if region in ("clause", "sentence", "paragraph"):
         features[f"{prefix}distance_in_region={region}:{bucket(distance)}"] = 1.0
-    host = doc.sentence_of(start)
-    if host and doc.tokens_between(host[0], start) <= 3:
+    opens_sentence, opens_paragraph, heading_lead = doc.opening(start)
+    if opens_sentence:
         features[f"{prefix}opens_sentence"] = 1.0
         features[f"{prefix}opens_sentence:{region}"] = 1.0
-    paragraph = doc.paragraph_of(start)
-    if paragraph and doc.tokens_between(paragraph[0], start) <= 3:
+    if opens_paragraph:
         features[f"{prefix}opens_paragraph:{region}"] = 1.0
-        line_end = doc.text.find("\n", start)
-        line = doc.text[paragraph[0] : line_end if line_end >= 0 else paragraph[1]].rstrip()
-        if line.endswith(":"):
+        if heading_lead:
             features[f"{prefix}heading_lead"] = 1.0
             features[f"{prefix}heading_lead:{region}"] = 1.0
     if region not in ("title", "later"):
@@ -403,12 +436,7 @@ def province_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> l
     candidates: list[Candidate] = []
     named_in_sentence = set()
     own_fence = [f for f in doc.fenced if f[0] <= metric.start < f[1]]
-    for entity in doc.entities:
-        if entity.label not in ("LOCATION", "AGENCY"):
-            continue
-        province = doc.linker.province_of_entity(entity)
-        if not province:
-            continue
+    for entity, province in doc.province_mentions:
         span = (entity.start, entity.end)
         if fig.sentence[0] <= entity.start < fig.sentence[1]:
             named_in_sentence.add(province)
@@ -475,20 +503,17 @@ def year_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[
         features = {"kind=mention": 1.0}
         region, located = position_features(doc, fig, span, "")
         features.update(located)
-        lead = text[max(0, entity.start - 14) : entity.start].lower()
-        for name, pattern in LEADS:
-            if pattern.search(lead):
-                features[f"lead={name}"] = 1.0
-        if is_baseline(text, entity):
+        leads, baseline, period, precise, issued = doc.date_cues(entity)
+        features.update(leads)
+        if baseline:
             features["baseline"] = 1.0
-        lowered = entity.text.lower()
-        if lowered.startswith("giai đoạn") or YEAR_RANGE.search(entity.text):
+        if period:
             features["period"] = 1.0
             # Rule 6: a plan period gives its last year only to figures it frames, not to the whole article.
             features[f"period&region={region}"] = 1.0
-        if PRECISE_DATE.match(lowered):
+        if precise:
             features["precise_date"] = 1.0
-        if ISSUED.search(text[max(0, entity.start - 24) : entity.start].lower()):
+        if issued:
             features["issued"] = 1.0
         features.update(table_features(doc, fig, span))
         if span[0] >= metric.end and doc.tokens_between(metric.end, span[0]) <= 2:

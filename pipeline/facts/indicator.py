@@ -89,27 +89,50 @@ def crossings(words: list[str], labels: list[str], first: int, last: int) -> dic
     return found
 
 
+OFFSETS = (-2, -1, 1, 2)
+
+
+def token_strings(text: str, token: tuple[int, int], label: str) -> tuple:
+    """The feature strings of one token that do not depend on the figure: its word, "w=", "shape=", "ent=",
+    "w|side=" for each side, and "w[offset]=" as the token `offset` places before it sees it."""
+    word = text[token[0]:token[1]].lower()
+    return (word, f"w={word}", f"shape={shape(text[token[0]:token[1]])}", f"ent={label}",
+            f"w|side={word}|b", f"w|side={word}|a", tuple(f"w[{offset}]={word}" for offset in OFFSETS))
+
+
+FIGURE_NEIGHBOUR = tuple(f"w[{offset}]=FIG" for offset in OFFSETS)
+DISTANCES = {(side, d): f"dist={side}{offset_bucket(d)}" for side in "ba" for d in range(1, 21)}
+
+
 def token_features(text: str, tokens: list[tuple[int, int]], metric: tuple[int, int],
-                   entities: list[tuple[int, int, str]], rule_span: tuple[int, int] | None) -> list[list[str]]:
-    """CRF features of each token (see the module docstring); `entities` are the document's (start, end, label)."""
-    words = [text[s:e].lower() for s, e in tokens]
-    labels = token_labels(tokens, [e for e in entities if e[1] > tokens[0][0] and e[0] < tokens[-1][1]] if tokens else [])
+                   entities: list[tuple[int, int, str]], rule_span: tuple[int, int] | None,
+                   memo: dict | None = None) -> list[list[str]]:
+    """CRF features of each token (see the module docstring); `entities` are the document's (start, end, label).
+    `memo` (one per document) keeps each token's `token_strings` for the document's other figures."""
+    memo = {} if memo is None else memo
+    missing = [token for token in tokens if token not in memo]
+    if missing:
+        window = [e for e in entities if e[1] > missing[0][0] and e[0] < missing[-1][1]]
+        for token, label in zip(missing, token_labels(missing, window)):
+            memo[token] = token_strings(text, token, label)
+    strings = [memo[token] for token in tokens]
+    words = [entry[0] for entry in strings]
     fig = [i for i, (s, e) in enumerate(tokens) if s < metric[1] and e > metric[0]]
     first, last = (fig[0], fig[-1]) if fig else (len(tokens), len(tokens))
+    labels = [entry[3][4:] for entry in strings]
     crossed = crossings(words, labels, first, last)
     features = []
     for i, (start, end) in enumerate(tokens):
-        word = words[i]
         if first <= i <= last:
             features.append(["fig", "bias"])
             continue
+        word, word_string, shape_string, ent, w_before, w_after, _ = strings[i]
         side = "b" if i < first else "a"
         distance = first - i if side == "b" else i - last
         punct, nearest_punct, colon, figure, stops = crossed[i]
         f = [
-            "bias", f"w={word}", f"shape={shape(text[start:end])}", f"side={side}",
-            f"dist={side}{offset_bucket(distance)}", f"punct={side}{min(punct, 2)}",
-            f"w|side={word}|{side}", f"ent={labels[i]}",
+            "bias", word_string, shape_string, f"side={side}", DISTANCES.get((side, distance)) or f"dist={side}far",
+            f"punct={side}{min(punct, 2)}", w_before if side == "b" else w_after, ent,
         ]
         if punct:
             f.append(f"last_punct={side}{nearest_punct}")
@@ -118,11 +141,10 @@ def token_features(text: str, tokens: list[tuple[int, int]], metric: tuple[int, 
         if figure:
             f.append(f"figure_crossed={side}")
         f.extend(f"crossed={side}{w}" for w in stops)
-        for offset in (-2, -1, 1, 2):
+        for k, offset in enumerate(OFFSETS):
             j = i + offset
             if 0 <= j < len(tokens):
-                neighbour = "FIG" if first <= j <= last else words[j]
-                f.append(f"w[{offset}]={neighbour}")
+                f.append(FIGURE_NEIGHBOUR[k] if first <= j <= last else strings[j][6][k])
         if i > 0:
             f.append(f"bigram={words[i - 1]}|{word}")
         if rule_span and rule_span[0] <= start and end <= rule_span[1]:

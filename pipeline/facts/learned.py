@@ -75,7 +75,7 @@ def figure_inputs(view: DocumentView, metric: EntitySpan, rule_fact: dict, label
         province_candidates(view, fig, rule_province),
         year_candidates(view, fig, rule_year),
         tokens,
-        token_features(view.text, tokens, (metric.start, metric.end), labels, rule_indicator),
+        token_features(view.text, tokens, (metric.start, metric.end), labels, rule_indicator, view.indicator_tokens),
         rule_indicator,
         view,
         fig,

@@ -120,6 +120,8 @@ class FactLinker:
 
     def __init__(self, provinces: ProvinceResolver):
         self.provinces = provinces
+        # The learned linker asks for each entity once per figure: a document's names are few, its figures many.
+        self.named_by = lru_cache(maxsize=1 << 14)(provinces.named_by)
 
     def link_facts(self, text: str, entities: list[EntitySpan], context: LinkContext) -> list[dict]:
         """One fact per METRIC entity, in text order."""
@@ -158,7 +160,7 @@ class FactLinker:
 
     def province_of_entity(self, entity: EntitySpan) -> str | None:
         """The province a LOCATION or AGENCY names, if any ("UBND tỉnh Cà Mau" → "Cà Mau")."""
-        return self.provinces.named_by(entity.label, entity.text)
+        return self.named_by(entity.label, entity.text)
 
     def provinces_in(self, entities, region: tuple[int, int], anchor: int, evidence: str | None = None,
                      fenced: list[tuple[int, int]] = ()) -> list[Resolved]:
