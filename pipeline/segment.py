@@ -156,7 +156,7 @@ INTEGER = re.compile(r"[+-]?[0-9]+")
 I32 = range(-(2**31), 2**31)
 # underthesea_core writes a boolean feature as Python's str of it.
 TRUTH = {False: "False", True: "True"}
-# How many distinct windows of each width the featurizer remembers the strings of: the 284 dataset documents hold
+# How many distinct windows of each width the featurizer remembers the strings of: 284 dataset documents hold
 # 4,762 distinct syllables, 30,516 pairs and 57,374 triples; this many of each keep about 20 MB per process.
 WINDOW_MEMO_SIZE = 1 << 13
 

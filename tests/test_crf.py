@@ -28,6 +28,18 @@ def test_features_see_word_segmentation_rule_tags_and_context():
     assert "-1:w=y" in features[2] and "-2:edge" in features[0]
 
 
+def test_features_are_the_same_from_the_memo_and_a_long_token_is_not_kept():
+    from pipeline.recognize import crf
+
+    tokens, word_ids, rule_tags = ["Sở", "Y", "tế", "x" * 200, "có", "Y"], [0, 1, 1, 2, 3, 4], ["O"] * 6
+    crf.remembered_syllable_strings.cache_clear()
+    first = token_features(tokens, word_ids, rule_tags)
+    assert token_features(tokens, word_ids, rule_tags) == first
+    assert crf.remembered_syllable_strings.cache_info().currsize == 4  # Sở, Y, tế, có
+    assert first[1][1:9] == first[5][1:9] == ("w=y", "shape=X", "title=True", "upper=True", "digit=False", "p2=y",
+                                               "s2=y", "s3=y")
+
+
 def test_example_text_keeps_offsets():
     example = Example("x", ["Sở", "Y", "tế", ","], ["O"] * 4, [0, 1, 1, 2], [10, 13, 15, 17], [12, 14, 17, 18])
     text, starts, ends = example_text(example)
