@@ -40,6 +40,36 @@ def test_features_are_the_same_from_the_memo_and_a_long_token_is_not_kept():
                                                "s2=y", "s3=y")
 
 
+@pytest.mark.parametrize("model", ["default", "underthesea"])
+def test_model_attributes_are_the_attribute_dictionary_crfsuite_reads(model):
+    import pycrfsuite
+
+    from pipeline.recognize.crf import model_attributes
+    from pipeline.segment import WORD_MODEL
+    from pipeline.underthesea_files import underthesea_dir
+    from tests.conftest import REPO
+
+    path = (REPO / "models/default/vipie_crf_recognizer/crf.model" if model == "default"
+            else underthesea_dir() / WORD_MODEL / "models.bin")
+    tagger = pycrfsuite.Tagger()
+    tagger.open(str(path))
+    assert model_attributes(path) == set(tagger.info().attributes)
+
+
+def test_tagging_only_the_features_the_model_knows_changes_no_tag_or_marginal(nlp):
+    from pipeline.recognize.crf import CrfModel
+    from pipeline.training_data import paragraph_examples
+
+    model = nlp.get_pipe("vipie_crf_recognizer").model
+    everything = CrfModel(model.tagger)
+    with nlp.select_pipes(enable=["vipie_layout", "vipie_word_segmenter"]):
+        doc = pipeline.process(nlp, "Sở Thông tin và Truyền thông tỉnh Lào Cai triển khai 1.234 chữ ký số năm 2023.")
+    (example,) = paragraph_examples(doc)
+    features = token_features(example.tokens, example.word_ids, ["O"] * len(example.tokens))
+    assert sum(f not in model.attributes for row in features for f in row) > 0
+    assert model.tag(features) == everything.tag(features)
+
+
 def test_example_text_keeps_offsets():
     example = Example("x", ["Sở", "Y", "tế", ","], ["O"] * 4, [0, 1, 1, 2], [10, 13, 15, 17], [12, 14, 17, 18])
     text, starts, ends = example_text(example)

@@ -118,6 +118,20 @@ def test_word_featurizer_matches_underthesea_cores_when_its_memo_overflows(varie
     assert all(len(memo) <= 5 for memo in ours.memos.values())
 
 
+def test_word_featurizer_keeps_the_strings_the_model_knows_and_the_words_stay(varied_sentences):
+    segment = underthesea_segmenter()
+    known, tagger, templates = segment.featurize.attributes, segment.tagger, segment.featurize.templates
+    everything = WordFeaturizer([template for template, *_ in templates], segment.featurize.dictionary)
+    left_out = 0
+    for sentence in varied_sentences[:200] + ODD_SENTENCES:
+        tokens = segment.tokenize(sentence)
+        rows, all_rows = segment.featurize(tokens), everything(tokens)
+        assert rows == [tuple(s for s in row if s in known) for row in all_rows], sentence
+        assert tagger.tag(rows) == tagger.tag(all_rows), sentence
+        left_out += sum(map(len, all_rows)) - sum(map(len, rows))
+    assert left_out > 10_000
+
+
 @pytest.mark.parametrize("templates", [["T[-3,3].lower", "T[1]"], ["T[2,3].istitle"], ["T[-2,-1].is_in_dict"]])
 def test_word_featurizer_pads_sentences_shorter_than_its_windows(templates):
     from underthesea_core import CRFFeaturizer

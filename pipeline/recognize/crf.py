@@ -10,8 +10,10 @@ from collections.abc import Callable
 from functools import lru_cache
 from itertools import repeat
 from operator import itemgetter
+import struct
 from pathlib import Path
 
+import numpy
 import pycrfsuite
 
 from pipeline.errors import ModelError
@@ -27,8 +29,10 @@ WINDOW_KEYS = ("w", "shape", "rule", "word")
 # training data), so the cap changes no feature of normal text; it stops an absurd "word" (20,000 dashes that
 # underthesea keeps together) from being copied into every feature of its syllables and their window.
 MAX_FEATURE_CHARS = 64
-# A CRFsuite model file starts with "lCRF", its own length in bytes (little-endian) and its type, "FOMC".
+# A CRFsuite model file starts with "lCRF", its own length in bytes (little-endian) and its type, "FOMC"; bytes 36-39
+# of its header give where its attribute dictionary, a CQDB, starts.
 CRFSUITE_MAGIC, CRFSUITE_TYPE = b"lCRF", b"FOMC"
+CRFSUITE_ATTRIBUTES_AT, CQDB_MAGIC = 36, b"CQDB"
 
 
 @lru_cache(maxsize=1 << 16)
@@ -174,6 +178,23 @@ def check_model_file(path: Path) -> None:
                          "again or rebuild it with `vipie train`")
 
 
+def model_attributes(path: Path) -> frozenset[str]:
+    """The attribute strings a CRFsuite model file knows (its attribute dictionary, a CQDB), read from the file:
+    pycrfsuite's `Tagger.info()` takes over a second on underthesea's model. A tagger skips any other string, so
+    those need not be passed to it."""
+    data = path.read_bytes()
+    (dictionary,) = struct.unpack_from("<I", data, CRFSUITE_ATTRIBUTES_AT)
+    magic, _, _, _, count, backward = struct.unpack_from("<4sIIIII", data, dictionary)
+    if magic != CQDB_MAGIC:
+        raise ModelError(f"{path}: no attribute dictionary where a CRFsuite model keeps it; copy the model again")
+    # The backward array gives each attribute's record: its id and its size (the string and a NUL), then the string.
+    records = numpy.frombuffer(data, "<u4", count=count, offset=dictionary + backward).astype(numpy.int64) + dictionary
+    size_bytes = numpy.frombuffer(data, numpy.uint8)[records[:, None] + numpy.arange(4, 8)].astype(numpy.int64)
+    sizes = (size_bytes << numpy.arange(0, 32, 8)).sum(axis=1)
+    strings = [data[start:end] for start, end in zip((records + 8).tolist(), (records + 7 + sizes).tolist())]
+    return frozenset(b"\0".join(strings).decode("utf-8").split("\0"))
+
+
 class ReportingTrainer(pycrfsuite.Trainer):
     """A crfsuite trainer that passes each L-BFGS iteration's number to `on_iteration` and prints nothing."""
 
@@ -195,8 +216,9 @@ class ReportingTrainer(pycrfsuite.Trainer):
 class CrfModel:
     """Train, save, load and apply the syllable CRF."""
 
-    def __init__(self, tagger: pycrfsuite.Tagger | None = None):
+    def __init__(self, tagger: pycrfsuite.Tagger | None = None, attributes: frozenset[str] | None = None):
         self.tagger = tagger
+        self.attributes = attributes
 
     @classmethod
     def train(cls, sequences: list[tuple[list[list[str]], list[str]]], model_dir: Path, c1: float, c2: float,
@@ -218,11 +240,14 @@ class CrfModel:
         check_model_file(model_dir / MODEL_FILE)
         tagger = pycrfsuite.Tagger()
         tagger.open(str(model_dir / MODEL_FILE))
-        return cls(tagger)
+        return cls(tagger, model_attributes(model_dir / MODEL_FILE))
 
     def tag(self, features: list[list[str]]) -> tuple[list[str], list[float]]:
-        """The best tag sequence and each tag's marginal probability."""
+        """The best tag sequence and each tag's marginal probability. Only the features the model knows are passed to
+        crfsuite, which would skip the others (a fifth of them) after copying each in."""
         if not features:
             return [], []
+        if self.attributes is not None:
+            features = [tuple(filter(self.attributes.__contains__, row)) for row in features]
         tags = self.tagger.tag(features)
         return tags, [self.tagger.marginal(tag, i) for i, tag in enumerate(tags)]
