@@ -203,7 +203,8 @@ class CrfEntityRecognizer:
         spans = []
         for example in paragraph_examples(doc):
             rule_tags = spans_to_tags(example.starts, example.ends, rule_spans)
-            tags, marginals = self.model.tag(token_features(example.tokens, example.word_ids, rule_tags))
+            features = token_features(example.tokens, example.word_ids, rule_tags, self.model.attributes)
+            tags, marginals = self.model.tag(features)
             spans.extend(tagged_spans(example.starts, example.ends, tags, marginals, "crf", self.min_score))
         set_merged_ents(doc, spans, self.precedence, self.rule_labels)
         return doc

@@ -70,16 +70,23 @@ def syllable_values(token: str) -> dict[str, str]:
             "s3": low[-3:]}
 
 
-def placed_strings(key: str, value: str) -> tuple[str, ...]:
+def placed_strings(key: str, value: str, attributes: frozenset[str] | None = None) -> tuple[str, ...]:
     """The strings of `key` = `value`: as a syllable's own feature, then, for WINDOW_KEYS, as what it gives its
-    neighbour at each offset of the window."""
+    neighbour at each offset of the window; given a model's `attributes`, "" for each string it has none for."""
     own = f"{key}={value}"
-    return (own, *(f"{offset}:{own}" for offset in OFFSETS)) if key in WINDOW_KEYS else (own,)
+    return known((own, *(f"{offset}:{own}" for offset in OFFSETS)) if key in WINDOW_KEYS else (own,), attributes)
 
 
-def syllable_strings(token: str) -> dict[str, tuple[str, ...]]:
+def known(strings: tuple[str, ...], attributes: frozenset[str] | None) -> tuple[str, ...]:
+    """`strings`, each replaced by "" when `attributes` (a model's) are given and it is not one of them."""
+    if attributes is None:
+        return strings
+    return tuple(string if string in attributes else "" for string in strings)
+
+
+def syllable_strings(token: str, attributes: frozenset[str] | None = None) -> dict[str, tuple[str, ...]]:
     """`placed_strings` of each feature of a syllable's own text."""
-    return {key: placed_strings(key, value) for key, value in syllable_values(token).items()}
+    return {key: placed_strings(key, value, attributes) for key, value in syllable_values(token).items()}
 
 
 # Syllables are a closed set, and words, places in a word and rule tags recur: their strings are made once per
@@ -89,18 +96,22 @@ remembered_syllable_strings = lru_cache(maxsize=1 << 13)(syllable_strings)
 remembered_placed_strings = lru_cache(maxsize=1 << 13)(placed_strings)
 
 
-def syllables_strings(tokens: list[str]) -> list[dict[str, tuple[str, ...]]]:
+def syllables_strings(tokens: list[str], attributes: frozenset[str] | None) -> list[dict[str, tuple[str, ...]]]:
     """`syllable_strings` of each token, remembered for the tokens no longer than MAX_FEATURE_CHARS (real syllables;
     the memo would hold a longer one whole), all in one pass when none is longer."""
     if max(map(len, tokens)) <= MAX_FEATURE_CHARS:
-        return list(map(remembered_syllable_strings, tokens))
-    return [remembered_syllable_strings(token) if len(token) <= MAX_FEATURE_CHARS else syllable_strings(token)
-            for token in tokens]
+        return list(map(remembered_syllable_strings, tokens, repeat(attributes)))
+    return [remembered_syllable_strings(token, attributes) if len(token) <= MAX_FEATURE_CHARS
+            else syllable_strings(token, attributes) for token in tokens]
 
 
-def token_features(tokens: list[str], word_ids: list[int], rule_tags: list[str]) -> list[tuple[str, ...]]:
+def token_features(tokens: list[str], word_ids: list[int], rule_tags: list[str],
+                   attributes: frozenset[str] | None = None) -> list[tuple[str, ...]]:
     """crfsuite feature strings for each syllable of one sequence: its own features ("bias", then LOCAL), then
     for each offset of the window the neighbour's WINDOW_KEYS, or "{offset}:edge" past the sequence's ends.
+
+    Given the model's `attributes`, a row keeps only the strings among them: crfsuite skips the others (a fifth of
+    them), each only after copying it in.
 
     Built column by column (one list of each feature's strings, looked up in the strings each syllable, word, place
     in the word and rule tag gives) and zipped into rows.
@@ -108,12 +119,12 @@ def token_features(tokens: list[str], word_ids: list[int], rule_tags: list[str])
     n = len(tokens)
     if not n:
         return []
-    syllables = syllables_strings(tokens)
+    syllables = syllables_strings(tokens, attributes)
     placed = {key: [strings[key] for strings in syllables] for key in syllables[0]}
     wpos = ["B", *("I" if word_id == previous else "B" for previous, word_id in zip(word_ids, word_ids[1:]))]
     for key, values in (("word", word_strings(tokens, word_ids)), ("wpos", wpos), ("rule", rule_tags)):
-        placed[key] = list(map(remembered_placed_strings, repeat(key), values))
-    columns = [["bias"] * n] + [list(map(itemgetter(0), placed[key])) for key in LOCAL]
+        placed[key] = list(map(remembered_placed_strings, repeat(key), values, repeat(attributes)))
+    columns = [list(known(("bias",), attributes)) * n] + [list(map(itemgetter(0), placed[key])) for key in LOCAL]
     for place, offset in enumerate(OFFSETS, start=1):
         for key in WINDOW_KEYS:
             strings = list(map(itemgetter(place), placed[key]))
@@ -127,9 +138,9 @@ def token_features(tokens: list[str], word_ids: list[int], rule_tags: list[str])
             if 0 <= i + offset < n:
                 row += rows[i][own + k * len(WINDOW_KEYS) : own + (k + 1) * len(WINDOW_KEYS)]
             else:
-                row += (f"{offset}:edge",)
+                row += known((f"{offset}:edge",), attributes)
         rows[i] = row
-    return rows
+    return rows if attributes is None else [tuple(filter(None, row)) for row in rows]
 
 
 def example_text(example: Example) -> tuple[str, list[int], list[int]]:
@@ -243,11 +254,8 @@ class CrfModel:
         return cls(tagger, model_attributes(model_dir / MODEL_FILE))
 
     def tag(self, features: list[list[str]]) -> tuple[list[str], list[float]]:
-        """The best tag sequence and each tag's marginal probability. Only the features the model knows are passed to
-        crfsuite, which would skip the others (a fifth of them) after copying each in."""
+        """The best tag sequence and each tag's marginal probability."""
         if not features:
             return [], []
-        if self.attributes is not None:
-            features = [tuple(filter(self.attributes.__contains__, row)) for row in features]
         tags = self.tagger.tag(features)
         return tags, [self.tagger.marginal(tag, i) for i, tag in enumerate(tags)]
