@@ -27,8 +27,9 @@ words are the ones `word_tokenize(view, use_token_normalize=False)` gives
 import pickle
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import lru_cache
+from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 from types import ModuleType
@@ -158,8 +159,9 @@ I32 = range(-(2**31), 2**31)
 # underthesea_core writes a boolean feature as Python's str of it.
 TRUTH = {False: "False", True: "True"}
 # How many distinct windows of each width the featurizer remembers the strings of: 284 dataset documents hold
-# 4,762 distinct syllables, 30,516 pairs and 57,374 triples; this many of each keep about 20 MB per process.
-WINDOW_MEMO_SIZE = 1 << 13
+# 4,762 distinct syllables, 30,516 pairs and 57,374 triples. A window holds the model's own copies of its strings,
+# so this many of each take under 10 MB (8.5 MB after those documents).
+WINDOW_MEMO_SIZE = 1 << 15
 
 
 def read_pickle(path: Path):
@@ -215,12 +217,15 @@ class WordFeaturizer:
         self.dictionary = dictionary
         self.memo_size = memo_size
         self.attributes = attributes
+        # Each attribute by itself: a remembered string is the model's own copy, or "" for one the model lacks.
+        self.canonical = None if attributes is None else {attribute: attribute for attribute in attributes}
         # How far any template reaches from its position: sentences are read padded with that many BOS and EOS.
         self.reach = max(max(-first, last) for _, first, last, _ in self.templates) if self.templates else 0
         self.width_templates: dict[int, list[tuple[str, str | None]]] = {}
         for name, first, last, function in self.templates:
             self.width_templates.setdefault(last - first + 1, []).append((name, function))
-        self.edges = {width: tuple(self.known(f"{name}={edge}" for name, _ in named) for edge in ("BOS", "EOS"))
+        self.edges = {width: tuple(tuple(self.known([f"{name}={edge}" for name, _ in named]))
+                                   for edge in ("BOS", "EOS"))
                       for width, named in self.width_templates.items()}
         self.memos: dict[int, dict] = {width: {} for width in self.width_templates}
         # Each template's width, first offset and place among the strings of a window of that width.
@@ -238,11 +243,12 @@ class WordFeaturizer:
         rows = zip(*columns)
         return list(rows) if self.attributes is None else [tuple(filter(None, row)) for row in rows]
 
-    def known(self, strings: Iterable[str]) -> tuple[str, ...]:
-        """`strings`, each replaced by "" (which rows leave out) when the model has no such attribute."""
-        if self.attributes is None:
-            return tuple(strings)
-        return tuple(string if string in self.attributes else "" for string in strings)
+    def known(self, strings: list[str]) -> list[str]:
+        """`strings`, each replaced by the model's copy of it, or by "" (which rows leave out) when the model has no
+        such attribute."""
+        if self.canonical is None:
+            return strings
+        return list(map(self.canonical.get, strings, repeat("")))
 
     def padded_windows(self, width: int, tokens: list[str]) -> list[tuple[str, ...]]:
         """The strings of every window of `width` tokens from the one that starts `reach` tokens before the sentence
@@ -288,8 +294,8 @@ class WordFeaturizer:
                 values = [TRUTH[text in dictionary] for text in lowered]
             else:
                 values = [TRUTH[is_i32(text)] for text in texts]
-            columns.append(list(map(f"{name}=".__add__, values)))
-        return list(map(self.known, zip(*columns)))
+            columns.append(self.known(list(map(f"{name}=".__add__, values))))
+        return list(zip(*columns))
 
 
 class UndertheseaSegmenter:
