@@ -34,7 +34,7 @@ from pipeline.recognize.rules import RuleRecognizer
 from pipeline.segment import (NO_WORD, WORD_TAGS, WordTokenizer, segment_words, token_word_tags,
                               underthesea_segmenter)
 from pipeline.tokenize import doc_text
-from pipeline.training_data import paragraph_example
+from pipeline.training_data import paragraph_examples
 
 # Where the rule recognizer leaves its spans for a statistical recognizer to use and merge.
 RULE_SPANS = "rule_ents"
@@ -201,10 +201,10 @@ class CrfEntityRecognizer:
         rule_spans = ([(s.start_char, s.end_char, s.label_) for s in doc.spans.get(RULE_SPANS, [])]
                       if self.rule_features else [])
         spans = []
-        for n, paragraph in enumerate(doc.spans.get("paragraphs", [])):
-            example = paragraph_example(str(n), paragraph)
+        for example in paragraph_examples(doc):
             rule_tags = spans_to_tags(example.starts, example.ends, rule_spans)
-            tags, marginals = self.model.tag(token_features(example.tokens, example.word_ids, rule_tags))
+            features = token_features(example.tokens, example.word_ids, rule_tags, self.model.attributes)
+            tags, marginals = self.model.tag(features)
             spans.extend(tagged_spans(example.starts, example.ends, tags, marginals, "crf", self.min_score))
         set_merged_ents(doc, spans, self.precedence, self.rule_labels)
         return doc

@@ -16,7 +16,8 @@ The segmenter is underthesea's `word_tokenize`, step for step, without
 `import underthesea` (which loads torch and transformers, see
 `pipeline.underthesea_files`): its regex tokenizer; the feature templates and
 dictionary shipped beside its CRF model, featurized here as underthesea_core's
-CRFFeaturizer does (as fast on the seeds, without the Rust one's start-up
+CRFFeaturizer does (faster than the Rust one: the
+strings of a window are made once and remembered, and without its start-up
 cost of copying the 72,000-word dictionary); and its CRF model, tagged by
 underthesea_core's CRFTagger (twice as fast as python-crfsuite on it). The
 words are the ones `word_tokenize(view, use_token_normalize=False)` gives
@@ -28,6 +29,8 @@ import re
 import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
+from itertools import repeat
+from operator import itemgetter
 from pathlib import Path
 from types import ModuleType
 
@@ -35,6 +38,7 @@ import regex
 from underthesea_core import CRFTagger
 
 from pipeline.errors import ModelError
+from pipeline.recognize.crf import model_attributes
 from pipeline.underthesea_files import import_underthesea_module, underthesea_dir
 
 # A stray space after a bare onset: the onset cannot be a syllable on its own.
@@ -154,6 +158,10 @@ INTEGER = re.compile(r"[+-]?[0-9]+")
 I32 = range(-(2**31), 2**31)
 # underthesea_core writes a boolean feature as Python's str of it.
 TRUTH = {False: "False", True: "True"}
+# How many distinct windows of each width the featurizer remembers the strings of: 284 dataset documents hold
+# 4,762 distinct syllables, 30,516 pairs and 57,374 triples. A window holds the model's own copies of its strings,
+# so this many of each take under 10 MB (8.5 MB after those documents).
+WINDOW_MEMO_SIZE = 1 << 15
 
 
 def read_pickle(path: Path):
@@ -166,14 +174,14 @@ def parse_template(template: str) -> tuple[str, int, int, str | None]:
     """(template, first offset, last offset, function) of a feature template; a single offset is first and last.
 
     Raises:
-        ModelError: the template is not in underthesea_core's syntax.
+        ModelError: the template is not in underthesea_core's syntax, or its last offset comes before its first.
     """
     match = TEMPLATE.fullmatch(template)
-    if match is None:
+    offsets = (int(match.group(1)), int(match.group(2) or match.group(1))) if match else None
+    if offsets is None or offsets[1] < offsets[0]:
         raise ModelError(f"underthesea word segmentation feature {template!r} is not understood; "
                          "install the underthesea version in requirements.lock")
-    first = int(match.group(1))
-    return template, first, int(match.group(2)) if match.group(2) else first, match.group(3)
+    return template, *offsets, match.group(3)
 
 
 def is_i32(text: str) -> bool:
@@ -189,70 +197,105 @@ def starts_upper(text: str) -> bool:
 
 
 class WordFeaturizer:
-    """underthesea_core's CRFFeaturizer on one column of tokens, computed template by template over a sentence.
+    """underthesea_core's CRFFeaturizer on one column of tokens.
 
-    A template reads the tokens from `first` to `last` around a position, joined by spaces (BOS or EOS when one
-    end leaves the sentence, `first` checked before `last`), and applies its function: lower, isdigit, istitle
-    or is_in_dict (the lower-cased text is in the dictionary).
+    A template reads the window of tokens from `first` to `last` around a position, joined by spaces (BOS or EOS
+    when one end leaves the sentence, `first` checked before `last`), and applies its function: lower, isdigit,
+    istitle or is_in_dict (the lower-cased text is in the dictionary).
+
+    A window's feature strings depend on its tokens only, so they are made once per distinct window, for every
+    template of its width at once, and remembered (up to `memo_size` windows of each width): syllables are a closed
+    set and common pairs and triples recur, so most of a sentence's strings are looked up, not built.
+
+    Given the model's `attributes`, a row keeps only the strings among them: the tagger skips the others (over two
+    fifths of them), each only after copying it in.
     """
 
-    def __init__(self, templates: list[str], dictionary: set[str]):
+    def __init__(self, templates: list[str], dictionary: set[str], memo_size: int = WINDOW_MEMO_SIZE,
+                 attributes: frozenset[str] | None = None):
         self.templates = [parse_template(template) for template in templates]
         self.dictionary = dictionary
+        self.memo_size = memo_size
+        self.attributes = attributes
+        # Each attribute by itself: a remembered string is the model's own copy, or "" for one the model lacks.
+        self.canonical = None if attributes is None else {attribute: attribute for attribute in attributes}
+        # How far any template reaches from its position: sentences are read padded with that many BOS and EOS.
+        self.reach = max(max(-first, last) for _, first, last, _ in self.templates) if self.templates else 0
+        self.width_templates: dict[int, list[tuple[str, str | None]]] = {}
+        for name, first, last, function in self.templates:
+            self.width_templates.setdefault(last - first + 1, []).append((name, function))
+        self.edges = {width: tuple(tuple(self.known([f"{name}={edge}" for name, _ in named]))
+                                   for edge in ("BOS", "EOS"))
+                      for width, named in self.width_templates.items()}
+        self.memos: dict[int, dict] = {width: {} for width in self.width_templates}
+        # Each template's width, first offset and place among the strings of a window of that width.
+        slots = {name: slot for named in self.width_templates.values() for slot, (name, _) in enumerate(named)}
+        self.layout = [(last - first + 1, first, itemgetter(slots[name])) for name, first, last, _ in self.templates]
 
     def __call__(self, tokens: list[str]) -> list[tuple[str, ...]]:
         """The feature strings of each token of one sentence."""
         n = len(tokens)
-        values: dict[tuple[int, str | None], list[str]] = {}
+        if not n:
+            return []
+        windows = {width: self.padded_windows(width, tokens) for width in self.width_templates}
+        at = self.reach
+        columns = [list(map(get, windows[width][at + first : at + first + n])) for width, first, get in self.layout]
+        rows = zip(*columns)
+        return list(rows) if self.attributes is None else [tuple(filter(None, row)) for row in rows]
+
+    def known(self, strings: list[str]) -> list[str]:
+        """`strings`, each replaced by the model's copy of it, or by "" (which rows leave out) when the model has no
+        such attribute."""
+        if self.canonical is None:
+            return strings
+        return list(map(self.canonical.get, strings, repeat("")))
+
+    def padded_windows(self, width: int, tokens: list[str]) -> list[tuple[str, ...]]:
+        """The strings of every window of `width` tokens from the one that starts `reach` tokens before the sentence
+        to the one that ends `reach` tokens after it, in order: BOS's while a window starts before the sentence,
+        EOS's once it ends after it."""
+        count = len(tokens) + 2 * self.reach - width + 1
+        before = min(self.reach, count)
+        inside = max(len(tokens) - width + 1, 0)
+        bos, eos = self.edges[width]
+        return [bos] * before + self.inside_windows(width, tokens, inside) + [eos] * (count - before - inside)
+
+    def inside_windows(self, width: int, tokens: list[str], count: int) -> list[tuple[str, ...]]:
+        """The strings of the first `count` windows of `width` tokens that lie inside the sentence, from the memo or
+        made now (all new windows of the sentence together) and remembered."""
+        if not count:
+            return []
+        keys = tokens if width == 1 else list(zip(*(tokens[offset:] for offset in range(width))))
+        memo = self.memos[width]
+        known = list(map(memo.get, keys))
+        missing = list(dict.fromkeys(key for key, strings in zip(keys, known) if strings is None))
+        if not missing:
+            return known
+        made = dict(zip(missing, self.window_strings(width, missing)))
+        if len(memo) + len(made) > self.memo_size:
+            memo.clear()  # a worker's memory stays flat over a long corpus; the common windows come back at once
+        memo.update(made)
+        return [made[key] if strings is None else strings for key, strings in zip(keys, known)]
+
+    def window_strings(self, width: int, keys: list) -> list[tuple[str, ...]]:
+        """The strings of the templates of `width` for each window (a token, or a tuple of `width` tokens)."""
+        texts = keys if width == 1 else [" ".join(key) for key in keys]
+        lowered = [text.lower() for text in texts]
         columns = []
-        for name, first, last, function in self.templates:
-            width = max(last - first, 0) + 1
-            window_values = self.values(function, tokens, width, values)
-            lo, hi = max(0, -first, -last), min(n, n - first, n - last)
-            inside = window_values[lo + first : hi + first] if hi > lo else []
-            head = range(min(lo, n))
-            tail = range(max(hi, len(head)), n)
-            prefix = f"{name}="
-            columns.append([prefix + edge(i + first, i + last, n) for i in head]
-                           + list(map(prefix.__add__, inside))
-                           + [prefix + edge(i + first, i + last, n) for i in tail])
+        for name, function in self.width_templates[width]:
+            if function is None:
+                values = texts
+            elif function == "lower":
+                values = lowered
+            elif function == "istitle":
+                values = [TRUTH[starts_upper(text)] for text in texts]
+            elif function == "is_in_dict":
+                dictionary = self.dictionary
+                values = [TRUTH[text in dictionary] for text in lowered]
+            else:
+                values = [TRUTH[is_i32(text)] for text in texts]
+            columns.append(self.known(list(map(f"{name}=".__add__, values))))
         return list(zip(*columns))
-
-    def values(self, function: str | None, tokens: list[str], width: int,
-               known: dict[tuple[int, str | None], list[str]]) -> list[str]:
-        """The function's value on the text of each window of `width` tokens, in order of its first token.
-
-        `known` holds the values already computed on this sentence by (width, function), and gets these: a window's
-        text is joined once, lower-cased once (lower and is_in_dict), its tokens' istitle found once for every width.
-        """
-        if (width, function) in known:
-            return known[width, function]
-        starts = range(len(tokens) - width + 1)
-        if function is None:
-            result = tokens if width == 1 else [" ".join(tokens[j : j + width]) for j in starts]
-        elif function == "istitle" and width == 1:
-            result = [TRUTH[starts_upper(token)] for token in tokens]
-        elif function == "istitle":  # a window passes when each of its tokens does
-            titled = [value == TRUTH[True] for value in self.values(function, tokens, 1, known)]
-            result = [TRUTH[all(titled[j : j + width])] for j in starts]
-        elif function == "lower":
-            result = [text.lower() for text in self.values(None, tokens, width, known)]
-        elif function == "is_in_dict":
-            dictionary = self.dictionary
-            result = [TRUTH[text in dictionary] for text in self.values("lower", tokens, width, known)]
-        else:
-            result = [TRUTH[is_i32(text)] for text in self.values(None, tokens, width, known)]
-        known[width, function] = result
-        return result
-
-
-def edge(first: int, last: int, n: int) -> str:
-    """BOS or EOS for a window `[first, last]` that leaves a sentence of `n` tokens."""
-    if first < 0:
-        return "BOS"
-    if first >= n:
-        return "EOS"
-    return "BOS" if last < 0 else "EOS"
 
 
 class UndertheseaSegmenter:
@@ -299,9 +342,13 @@ def regex_tokenizer(package: Path) -> Callable[[str], list[str]]:
     character_normalize.normalize_characters_in_text = normalize_characters_in_text
     module = import_underthesea_module(REGEX_TOKENIZER, {module.__name__: module for module in (
         text_normalize, character_normalize)})
+    patterns = module.patterns
 
     def tokenize(text: str) -> list[str]:
-        return module.tokenize(text, use_token_normalize=False)
+        """`module.tokenize(text, use_token_normalize=False)`. Each alternative of its pattern is one named group
+        around the whole alternative, so the token its `extract_match` finds (in a dict of every group, built per
+        token) is the whole match."""
+        return [match.group() for match in patterns.finditer(normalize_characters_in_text(text))]
 
     return tokenize
 
@@ -320,6 +367,7 @@ def underthesea_segmenter() -> UndertheseaSegmenter:
                          "install the underthesea version in requirements.lock")
     tagger = CRFTagger()
     tagger.load(str(model / "models.bin"))
-    featurize = WordFeaturizer(read_pickle(model / "features.bin"), read_pickle(model / "dictionary.bin"))
+    featurize = WordFeaturizer(read_pickle(model / "features.bin"), read_pickle(model / "dictionary.bin"),
+                               attributes=model_attributes(model / "models.bin"))
     return UndertheseaSegmenter(regex_tokenizer(package), featurize, tagger)
 

@@ -16,6 +16,8 @@ from spacy.vocab import Vocab
 # can still hold a few (letters with no precomposed form).
 _WORD = r"[\w\u0300-\u036f]+%?"
 TOKEN_PATTERN = re.compile(rf"{_WORD}(?:[.,/\-:&]{_WORD})*|\S")
+# A token and the one plain space after it (its trailing space), or a run of other whitespace (a whitespace token).
+TOKEN_OR_GAP = re.compile(rf"({TOKEN_PATTERN.pattern})( ?)|(\s+)")
 # Where the tokenizer leaves the text it made a Doc of, with the Doc's length: spaCy's `doc.text` rebuilds the
 # text from every token at each access (milliseconds on an article) and the components read it several times.
 TEXT_KEY = "vipie.text"
@@ -23,27 +25,8 @@ TEXT_KEY = "vipie.text"
 
 def syllable_tokens(text: str) -> tuple[list[str], list[bool]]:
     """Split `text` into spaCy words and trailing-space flags that rebuild it exactly."""
-    words: list[str] = []
-    spaces: list[bool] = []
-
-    def add_gap(gap: str) -> None:
-        if not gap:
-            return
-        if words and not spaces[-1] and gap[0] == " ":
-            spaces[-1] = True
-            gap = gap[1:]
-        if gap:
-            words.append(gap)
-            spaces.append(False)
-
-    pos = 0
-    for match in TOKEN_PATTERN.finditer(text):
-        add_gap(text[pos : match.start()])
-        words.append(match.group())
-        spaces.append(False)
-        pos = match.end()
-    add_gap(text[pos:])
-    return words, spaces
+    found = TOKEN_OR_GAP.findall(text)
+    return [token or gap for token, _, gap in found], [space == " " for _, space, _ in found]
 
 
 def doc_text(doc: Doc) -> str:

@@ -78,7 +78,7 @@ def retokenized(example: Example) -> Example:
 def segmented_word_ids(example: Example, tokenize_words: WordTokenizer) -> list[int]:
     """Word ids of an example's tokens from the word segmentation extraction gives its text: a token that starts a
     segmenter word starts a new id, one inside the current word keeps it, any other gets an id of its own (as
-    `paragraph_example` numbers a Doc's words)."""
+    `paragraph_examples` numbers a Doc's words)."""
     text, starts, _ = example_text(example)
     word_end = dict(segment_words(text, [(0, len(text))], set(), tokenize_words))
     word_ids, current_end = [], -1

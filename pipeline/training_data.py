@@ -13,6 +13,7 @@ import hashlib
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
 
 from pipeline.errors import InputError
@@ -47,31 +48,30 @@ def tag_tokens(starts: list[int], ends: list[int], entities: Iterable[dict], tex
     return tags
 
 
-def paragraph_example(example_id: str, paragraph) -> Example:
-    """An untagged example of a paragraph `Span` of a segmented Doc: syllables, offsets, word ids.
+def paragraph_examples(doc, id_prefix: str = "") -> list[Example]:
+    """An untagged example of each paragraph (`doc.spans["paragraphs"]`) of a segmented Doc: syllables, offsets,
+    word ids; the ids are `id_prefix` and the paragraph's number.
 
-    Read from the Doc's arrays (token offsets, lengths, the segmenter's `doc._.word_tags`), not token by token:
-    a Token object per syllable costs more than the rest of the example."""
+    Read from the Doc's arrays (token offsets, lengths, the segmenter's `doc._.word_tags`), once per Doc and not
+    token by token: a Token object per syllable costs more than the rest of the example."""
     from spacy.attrs import IDX, IS_SPACE, LENGTH
 
     from pipeline.segment import NO_WORD, WORD_TAGS
     from pipeline.tokenize import doc_text
 
-    doc = paragraph.doc
     text = doc_text(doc)
     tags = doc._.get(WORD_TAGS) or [NO_WORD] * len(doc)
-    rows = paragraph.to_array([IDX, LENGTH, IS_SPACE]).tolist()
-    tokens, starts, ends, word_ids, previous = [], [], [], [], -1
-    for (start, length, is_space), (_, bio) in zip(rows, tags[paragraph.start : paragraph.end]):
-        if is_space:
-            continue
-        if bio != "I":
-            previous += 1
-        word_ids.append(previous)
-        tokens.append(text[start : start + length])
-        starts.append(start)
-        ends.append(start + length)
-    return Example(example_id, tokens, ["O"] * len(tokens), word_ids, starts, ends)
+    rows = doc.to_array([IDX, LENGTH, IS_SPACE]).tolist() if len(doc) else []
+    examples = []
+    for n, paragraph in enumerate(doc.spans.get("paragraphs", [])):
+        kept = [(start, start + length, bio) for (start, length, is_space), (_, bio)
+                in zip(rows[paragraph.start : paragraph.end], tags[paragraph.start : paragraph.end]) if not is_space]
+        starts, ends = [start for start, _, _ in kept], [end for _, end, _ in kept]
+        # A word id for each syllable: the next one at each syllable that does not continue a word.
+        word_ids = list(accumulate((bio != "I" for _, _, bio in kept), initial=-1))[1:]
+        tokens = [text[start:end] for start, end, _ in kept]
+        examples.append(Example(f"{id_prefix}{n}", tokens, ["O"] * len(tokens), word_ids, starts, ends))
+    return examples
 
 
 def doc_examples(structure_nlp, doc: dict, problems: list[str]) -> list[Example]:
@@ -79,13 +79,11 @@ def doc_examples(structure_nlp, doc: dict, problems: list[str]) -> list[Example]
     from pipeline import process
 
     spacy_doc = process(structure_nlp, doc["text"], doc.get("meta"))
-    examples = []
-    for n, paragraph in enumerate(spacy_doc.spans.get("paragraphs", [])):
-        example = paragraph_example(f"{doc['id']}#{n}", paragraph)
+    examples = paragraph_examples(spacy_doc, f"{doc['id']}#")
+    for n, (paragraph, example) in enumerate(zip(spacy_doc.spans.get("paragraphs", []), examples)):
         inside = [e for e in doc["entities"] if paragraph.start_char <= e["start"] and e["end"] <= paragraph.end_char]
         example.tags = tag_tokens(example.starts, example.ends, inside, doc["text"], f"{doc['id']} paragraph {n}",
                                   problems)
-        examples.append(example)
     return examples
 
 

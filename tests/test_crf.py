@@ -28,6 +28,48 @@ def test_features_see_word_segmentation_rule_tags_and_context():
     assert "-1:w=y" in features[2] and "-2:edge" in features[0]
 
 
+def test_features_are_the_same_from_the_memo_and_a_long_token_is_not_kept():
+    from pipeline.recognize import crf
+
+    tokens, word_ids, rule_tags = ["Sở", "Y", "tế", "x" * 200, "có", "Y"], [0, 1, 1, 2, 3, 4], ["O"] * 6
+    crf.remembered_syllable_strings.cache_clear()
+    first = token_features(tokens, word_ids, rule_tags)
+    assert token_features(tokens, word_ids, rule_tags) == first
+    assert crf.remembered_syllable_strings.cache_info().currsize == 4  # Sở, Y, tế, có
+    assert first[1][1:9] == first[5][1:9] == ("w=y", "shape=X", "title=True", "upper=True", "digit=False", "p2=y",
+                                               "s2=y", "s3=y")
+
+
+@pytest.mark.parametrize("model", ["default", "underthesea"])
+def test_model_attributes_are_the_attribute_dictionary_crfsuite_reads(model):
+    import pycrfsuite
+
+    from pipeline.recognize.crf import model_attributes
+    from pipeline.segment import WORD_MODEL
+    from pipeline.underthesea_files import underthesea_dir
+    from tests.conftest import REPO
+
+    path = (REPO / "models/default/vipie_crf_recognizer/crf.model" if model == "default"
+            else underthesea_dir() / WORD_MODEL / "models.bin")
+    tagger = pycrfsuite.Tagger()
+    tagger.open(str(path))
+    assert model_attributes(path) == set(tagger.info().attributes)
+
+
+def test_tagging_only_the_features_the_model_knows_changes_no_tag_or_marginal(nlp):
+    from pipeline.training_data import paragraph_examples
+
+    model = nlp.get_pipe("vipie_crf_recognizer").model
+    with nlp.select_pipes(enable=["vipie_layout", "vipie_word_segmenter"]):
+        doc = pipeline.process(nlp, "Sở Thông tin và Truyền thông tỉnh Lào Cai triển khai 1.234 chữ ký số năm 2023.")
+    (example,) = paragraph_examples(doc)
+    rule_tags = ["O"] * len(example.tokens)
+    everything = token_features(example.tokens, example.word_ids, rule_tags)
+    known = token_features(example.tokens, example.word_ids, rule_tags, model.attributes)
+    assert known == [tuple(f for f in row if f in model.attributes) for row in everything] != everything
+    assert model.tag(known) == model.tag(everything)
+
+
 def test_example_text_keeps_offsets():
     example = Example("x", ["Sở", "Y", "tế", ","], ["O"] * 4, [0, 1, 1, 2], [10, 13, 15, 17], [12, 14, 17, 18])
     text, starts, ends = example_text(example)

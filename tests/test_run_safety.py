@@ -302,6 +302,18 @@ def test_records_keep_input_order_whatever_the_worker_count(fake_pipeline, tmp_p
     assert [r["id"] for r in records(one)] == [f"d{i}" for i in range(24)]
 
 
+def test_workers_find_the_parents_objects_out_of_the_collector_and_the_parent_gets_them_back(monkeypatch, tmp_path):
+    import gc
+
+    def report_frozen(nlp, text: str, meta: dict | None = None) -> FakeDoc:
+        return FakeDoc(text, {"frozen": gc.get_freeze_count()})
+
+    monkeypatch.setattr("pipeline.process", report_frozen)
+    out = tmp_path / "out.jsonl"
+    run_extraction(None, [write_jsonl(tmp_path / "in.jsonl", ["Năm 2022"])], [out])
+    assert records(out)[0]["meta"]["frozen"] > 0 and gc.get_freeze_count() == 0
+
+
 # Signals and concurrent runs, on the real entry point
 
 

@@ -1,4 +1,5 @@
 import json
+import re
 import unicodedata
 
 import pytest
@@ -104,11 +105,48 @@ def test_word_featurizer_matches_underthesea_cores(varied_sentences):
     assert checked > 10_000
 
 
-def test_word_featurizer_refuses_a_template_it_does_not_know():
+def test_word_featurizer_matches_underthesea_cores_when_its_memo_overflows(varied_sentences):
+    from underthesea_core import CRFFeaturizer
+
+    model = underthesea_dir() / WORD_MODEL
+    templates, dictionary = read_pickle(model / "features.bin"), read_pickle(model / "dictionary.bin")
+    ours, theirs = WordFeaturizer(templates, dictionary, memo_size=5), CRFFeaturizer(templates, dictionary)
+    tokenize = underthesea_segmenter().tokenize
+    for sentence in varied_sentences[:40] + ODD_SENTENCES:
+        tokens = tokenize(sentence)
+        assert [list(row) for row in ours(tokens)] == theirs.process([[[token] for token in tokens]])[0], sentence
+    assert all(len(memo) <= 5 for memo in ours.memos.values())
+
+
+def test_word_featurizer_keeps_the_strings_the_model_knows_and_the_words_stay(varied_sentences):
+    segment = underthesea_segmenter()
+    known, tagger, templates = segment.featurize.attributes, segment.tagger, segment.featurize.templates
+    everything = WordFeaturizer([template for template, *_ in templates], segment.featurize.dictionary)
+    left_out = 0
+    for sentence in varied_sentences[:200] + ODD_SENTENCES:
+        tokens = segment.tokenize(sentence)
+        rows, all_rows = segment.featurize(tokens), everything(tokens)
+        assert rows == [tuple(s for s in row if s in known) for row in all_rows], sentence
+        assert tagger.tag(rows) == tagger.tag(all_rows), sentence
+        left_out += sum(map(len, all_rows)) - sum(map(len, rows))
+    assert left_out > 10_000
+
+
+@pytest.mark.parametrize("templates", [["T[-3,3].lower", "T[1]"], ["T[2,3].istitle"], ["T[-2,-1].is_in_dict"]])
+def test_word_featurizer_pads_sentences_shorter_than_its_windows(templates):
+    from underthesea_core import CRFFeaturizer
+
+    ours, theirs = WordFeaturizer(templates, {"a b"}), CRFFeaturizer(templates, {"a b"})
+    for tokens in (["A"], ["a", "b"], ["A", "b", "1", "x"], ["a", "b", "c", "d", "e", "f", "g", "h"]):
+        assert [list(row) for row in ours(tokens)] == theirs.process([[[token] for token in tokens]])[0], tokens
+
+
+@pytest.mark.parametrize("template", ["T[0].upper", "T[1,0]"])
+def test_word_featurizer_refuses_a_template_it_does_not_know(template):
     from pipeline.errors import ModelError
 
-    with pytest.raises(ModelError, match="T\\[0\\].upper"):
-        WordFeaturizer(["T[0].upper"], set())
+    with pytest.raises(ModelError, match=re.escape(template)):
+        WordFeaturizer([template], set())
 
 
 def test_segmentation_is_underthesea_word_tokenize_without_importing_underthesea(varied_sentences):

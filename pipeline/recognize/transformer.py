@@ -31,7 +31,7 @@ from pipeline.labels import LABEL_NAMES
 from pipeline.model import build_pipeline, write_card
 from pipeline.recognize.merge import merged_rule_labels, tagged_spans
 from pipeline.train import tag_scores
-from pipeline.training_data import Example, entity_labels, paragraph_example, tag_names
+from pipeline.training_data import Example, entity_labels, paragraph_examples, tag_names
 
 INPUT_FILE = "vipie_input.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -283,7 +283,7 @@ class TransformerEntityRecognizer:
         if self.tagger is None:
             raise ModelError("the transformer recognizer has no fine-tuned model; load a model folder made by "
                              "`vipie train --backend transformer`")
-        examples = [paragraph_example(str(n), p) for n, p in enumerate(doc.spans.get("paragraphs", []))]
+        examples = paragraph_examples(doc)
         spans = []
         for example, (tags, probabilities) in zip(examples, self.tagger.tag(examples, self.batch_size)):
             spans.extend(tagged_spans(example.starts, example.ends, tags, probabilities, SOURCE))
