@@ -85,9 +85,9 @@ def vipie_extract(inputs: list[Path], out: Path, workers: int = 1) -> list[str]:
     return [vipie, "extract", *map(str, inputs), "--out", str(out), "--overwrite", "--quiet", "--workers", str(workers)]
 
 
-def in_process(texts: list[str], repeat: int) -> dict:
-    """Best seconds of vipie, underthesea per sentence and underthesea per document on `texts`, interleaved."""
-    nlp = pipeline.load()
+def in_process(nlp, texts: list[str], repeat: int) -> dict:
+    """Best seconds of vipie (the loaded `nlp`), underthesea per sentence and underthesea per document on `texts`,
+    interleaved."""
     pipeline.process(nlp, texts[0])
     from underthesea import ner, sent_tokenize  # after vipie's load: vipie's spaCy keeps torch out, as in `vipie`
 
@@ -128,8 +128,7 @@ def fresh_documents(texts: list[str]) -> dict:
     return {"vipie": vipie, "underthesea_per_sentence": time.perf_counter() - started}
 
 
-def count_syllables(texts: list[str]) -> int:
-    nlp = pipeline.load()
+def count_syllables(nlp, texts: list[str]) -> int:
     return sum(1 for text in texts for token in nlp.make_doc(text) if not (token.is_space or token.is_punct))
 
 
@@ -137,14 +136,14 @@ def rate(syllables: int, seconds: float) -> int:
     return round(syllables / seconds)
 
 
-def fresh_figures(path: Path) -> dict:
+def fresh_figures(nlp, path: Path) -> dict:
     """`fresh_documents` run in a child process (so that nothing the seeds' runs remembered helps it), with the
     documents' count, syllables and each tool's syllables per second."""
     texts = [d.text for d in iter_documents([path]) if not d.errors]
     child = subprocess.run([sys.executable, __file__, "--fresh-child", str(path)], capture_output=True, text=True,
                            check=True)
     seconds = json.loads(child.stdout.splitlines()[-1])
-    syllables = count_syllables(texts)
+    syllables = count_syllables(nlp, texts)
     return {"documents": len(texts), "syllables": syllables,
             **{name: {"seconds": round(s, 3), "syllables_per_second": rate(syllables, s)} for name, s in seconds.items()},
             "vipie_vs_underthesea_per_sentence": round(seconds["underthesea_per_sentence"] / seconds["vipie"], 2)}
@@ -167,7 +166,8 @@ def main() -> None:
 
     texts = [d.text for d in iter_documents(args.inputs) if not d.errors]
     short = short_article(texts)
-    seeds_syllables, short_syllables = count_syllables(texts), count_syllables([short])
+    nlp = pipeline.load()
+    seeds_syllables, short_syllables = count_syllables(nlp, texts), count_syllables(nlp, [short])
     figures: dict = {"repeat": args.repeat, "load_average_before": [round(x, 2) for x in os.getloadavg()],
                      "cpus": os.cpu_count(),
                      "documents": len(texts), "syllables": seeds_syllables, "short_article_chars": len(short),
@@ -191,7 +191,7 @@ def main() -> None:
             figures["workers"] = {"documents": len(texts) * -(-args.workers_docs // len(texts)), **{
                 f"workers_{n}": result for n, result in workers.items()},
                 "speedup_2_over_1": round(workers[1]["wall_s"] / workers[2]["wall_s"], 2)}
-    seconds = in_process(texts, args.repeat)
+    seconds = in_process(nlp, texts, args.repeat)
     figures["in_process"] = {name: {"seconds": round(s, 3), "syllables_per_second": rate(seeds_syllables, s)}
                              for name, s in seconds.items()}
     whole = figures["whole_process"]
@@ -208,7 +208,7 @@ def main() -> None:
     }
     whole["vipie_corpus"]["syllables_per_second"] = rate(corpus_syllables, whole["vipie_corpus"]["wall_s"])
     if args.fresh:
-        figures["fresh_documents"] = fresh_figures(args.fresh)
+        figures["fresh_documents"] = fresh_figures(nlp, args.fresh)
     figures["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(figures, indent=2))
     if args.json:

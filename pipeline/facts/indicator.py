@@ -34,7 +34,7 @@ NAME_LABELS = frozenset({"LOCATION", "AGENCY", "OFFICIAL", "TITLE", "DATE", "DOC
 LONE_WORDS = frozenset(load_lines("indicator_lone_words.txt")) | INDICATOR_STOPS
 # What may stand between a list item's name and its figure ("Hà Nội (0,7790)", "tỉnh Hậu Giang (cũ) 63,7%",
 # "Hải Phòng [thứ 10]", "tiếp đến TP.HCM (0,8015)").
-LIST_ITEM_FILLER = frozenset("tỉnh thành phố cũ tiếp đến theo là đứng xếp đạt với còn có sau đó và".split())
+LIST_ITEM_FILLER = frozenset(load_lines("indicator_list_filler.txt"))
 LIST_SEPARATOR = regex.compile(r"[,;]|\svà\s")
 
 
@@ -93,10 +93,10 @@ OFFSETS = (-2, -1, 1, 2)
 
 
 def token_strings(text: str, token: tuple[int, int], label: str) -> tuple:
-    """The feature strings of one token that do not depend on the figure: its word, "w=", "shape=", "ent=",
-    "w|side=" for each side, and "w[offset]=" as the token `offset` places before it sees it."""
+    """What of one token does not depend on the figure: its word and entity label, its "w=", "shape=", "ent=" and
+    "w|side=" (for each side) strings, and "w[offset]=" as the token `offset` places before it sees it."""
     word = text[token[0]:token[1]].lower()
-    return (word, f"w={word}", f"shape={shape(text[token[0]:token[1]])}", f"ent={label}",
+    return (word, label, f"w={word}", f"shape={shape(text[token[0]:token[1]])}", f"ent={label}",
             f"w|side={word}|b", f"w|side={word}|a", tuple(f"w[{offset}]={word}" for offset in OFFSETS))
 
 
@@ -119,14 +119,14 @@ def token_features(text: str, tokens: list[tuple[int, int]], metric: tuple[int, 
     words = [entry[0] for entry in strings]
     fig = [i for i, (s, e) in enumerate(tokens) if s < metric[1] and e > metric[0]]
     first, last = (fig[0], fig[-1]) if fig else (len(tokens), len(tokens))
-    labels = [entry[3][4:] for entry in strings]
+    labels = [entry[1] for entry in strings]
     crossed = crossings(words, labels, first, last)
     features = []
     for i, (start, end) in enumerate(tokens):
         if first <= i <= last:
             features.append(["fig", "bias"])
             continue
-        word, word_string, shape_string, ent, w_before, w_after, _ = strings[i]
+        word, _, word_string, shape_string, ent, w_before, w_after, _ = strings[i]
         side = "b" if i < first else "a"
         distance = first - i if side == "b" else i - last
         punct, nearest_punct, colon, figure, stops = crossed[i]
@@ -144,7 +144,7 @@ def token_features(text: str, tokens: list[tuple[int, int]], metric: tuple[int, 
         for k, offset in enumerate(OFFSETS):
             j = i + offset
             if 0 <= j < len(tokens):
-                f.append(FIGURE_NEIGHBOUR[k] if first <= j <= last else strings[j][6][k])
+                f.append(FIGURE_NEIGHBOUR[k] if first <= j <= last else strings[j][7][k])
         if i > 0:
             f.append(f"bigram={words[i - 1]}|{word}")
         if rule_span and rule_span[0] <= start and end <= rule_span[1]:
@@ -209,7 +209,12 @@ def usable_indicator(text: str, span: tuple[int, int] | None, figures, names=())
     words = [(m.start(), m.end(), m.group().lower()) for m in SYLLABLE.finditer(text, span[0], span[1])]
     if all(word in LONE_WORDS for _, _, word in words):
         return False
-    return not all(any(s <= start and end <= e for s, e in names) for start, end, _ in words)
+    return not all(inside_any(names, start, end) for start, end, _ in words)
+
+
+def inside_any(spans, start: int, end: int) -> bool:
+    """Whether [start, end) lies inside one of `spans`."""
+    return any(s <= start and end <= e for s, e in spans)
 
 
 def list_item_previous(text: str, metric: tuple[int, int], sentence_start: int, figures, names) -> tuple[int, int] | None:
@@ -225,7 +230,7 @@ def list_item_previous(text: str, metric: tuple[int, int], sentence_start: int, 
         return None
     offset = metric[0] - len(item[-1])
     words = [(m.start() + offset, m.end() + offset, m.group().lower()) for m in SYLLABLE.finditer(item[-1])]
-    named = [any(s <= start and end <= e for s, e in names) for start, end, _ in words]
+    named = [inside_any(names, start, end) for start, end, _ in words]
     if any(named) and all(is_name or word in LIST_ITEM_FILLER for is_name, (_, _, word) in zip(named, words)):
         return previous
     return None
@@ -238,6 +243,11 @@ def choose_indicator(text: str, metric: tuple[int, int], tokens: list[tuple[int,
     for a later list item, else the CRF's tagged span, else the rule heuristic's `rule_span` where the CRF tags
     nothing usable (it rarely misses a written indicator; about 5% of gold indicators are null)."""
     sentence_start = tokens[0][0] if tokens else metric[0]
+    # Only the figures and names near this one matter; the document's others would be scanned for every figure.
+    low = min(sentence_start, rule_span[0]) if rule_span else sentence_start
+    high = max(tokens[-1][1] if tokens else metric[1], rule_span[1] if rule_span else 0)
+    figures = [(s, e) for s, e in figures if s < high and low < e]
+    names = [(s, e) for s, e in names if s < high and low < e]
     previous = list_item_previous(text, metric, sentence_start, figures, names)
     if previous in chosen and chosen[previous] is not None:
         return chosen[previous]
