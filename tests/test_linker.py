@@ -200,6 +200,13 @@ def test_brackets_a_current_marker_and_a_publication_date_are_marked():
     text = "Đầu năm 2020, toàn tỉnh còn 134 thôn chưa có sóng, tới nay con số này còn 61 thôn."
     _, years = candidates_of(text, [("DATE", "năm 2020"), ("METRIC", "134"), ("METRIC", "61")], "61")
     assert "between:current" in by_value(years, 2020)[0].features
+    # "thực hiện" (carry out) is no current marker; "hiện" alone ("currently") is
+    text = "Năm 2020, tỉnh thực hiện Đề án và cấp 61 tài khoản. Hiện, tỉnh có 90 tài khoản."
+    spans = [("DATE", "Năm 2020"), ("DOCUMENT", "Đề án"), ("METRIC", "61"), ("METRIC", "90")]
+    _, years = candidates_of(text, spans, "61")
+    assert "between:current" not in by_value(years, 2020)[0].features
+    _, years = candidates_of(text, spans, "90")
+    assert "between:current" in by_value(years, 2020)[0].features
     text = "Theo DTI năm 2025 do Bộ công bố tháng 6/2026, tỉnh xếp thứ 14/34."
     _, years = candidates_of(text, [("DATE", "năm 2025"), ("DATE", "tháng 6/2026"), ("METRIC", "thứ 14/34")], "thứ 14/34")
     assert "issued" in by_value(years, 2026)[0].features and "issued" not in by_value(years, 2025)[0].features

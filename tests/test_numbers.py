@@ -39,6 +39,14 @@ from pipeline.numbers import parse_metric, parse_number_words, parse_numeral
         ("vị trí số một", "", 1, None, "rank", None),
         ("2,16 điểm phần trăm", "", 2.16, None, "điểm phần trăm", None),
         ("khoảng 420 TB", "", 420, None, "TB", "approx"),
+        # units of length, area, mass and money in dollars, also after a range
+        ("500-700 m", "", 500, 700, "m", None),
+        ("300-400 kg", "", 300, 400, "kg", None),
+        ("gần 40 cây số", "", 40, None, "km", "approx"),
+        ("hơn 9.360 km²", "", 9360, None, "km²", "gt"),
+        ("chừng 200 m²", "", 200, None, "m²", "approx"),
+        ("khoảng 20,5 tỷ USD", "", 20.5, None, "tỷ USD", "approx"),
+        ("2,4 PB", "", 2.4, None, "PB", None),
     ],
 )
 def test_parse_metric_formats(text, following, value, value_max, unit, qualifier):

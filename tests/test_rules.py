@@ -56,6 +56,7 @@ def test_metric(recognizer, text, expected):
         "chính quyền địa phương 2 cấp, liên thông 4 cấp",
         "công dân từ 14 tuổi trở lên, trẻ em dưới 6 tuổi",
         "IOC giai đoạn 1 đặt tại tầng 2 trụ sở",
+        "vận hành theo mô hình 4 lớp về an toàn thông tin",
         "Ngày 14/11, UBND xã tổ chức",
         "đi xuống trung tâm xã mất gần 1 tiếng",
         "Kế hoạch giai đoạn 2021-2025",

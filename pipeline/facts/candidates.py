@@ -36,9 +36,14 @@ from pipeline.labels import NATIONAL
 NULL = "null"
 OWN = "own"
 WORD = regex.compile(r"[\p{L}\p{M}\p{N}]+|[^\s\p{L}\p{M}\p{N}]")
-# "Hiện", "tới nay" … : a figure stated as current takes the publication year (guidelines v2, years rule 5).
-CURRENT = regex.compile(r"(?<![\p{L}])(?:đến nay|tới nay|hiện nay|hiện có|hiện|năm nay|tính đến thời điểm này|"
-                        r"đến thời điểm này|hiện tại)(?![\p{L}])", regex.IGNORECASE)
+# "Hiện", "tới nay" … : a figure stated as current takes the publication year (guidelines v2, years rule 5). "hiện"
+# alone is the adverb "currently" only outside the words it forms a part of: "thực hiện" (carry out), "phát hiện",
+# "thể hiện", "xuất hiện", "biểu hiện", "hiện đại" (modern), "hiện trường" (the scene), "hiện thực", "hiện hành" …
+CURRENT = regex.compile(r"(?<![\p{L}])(?:đến nay|tới nay|hiện nay|hiện có|năm nay|tính đến thời điểm này|"
+                        r"đến thời điểm này|hiện tại|"
+                        r"(?<!(?:thực|phát|thể|xuất|biểu|tái|hiển|ẩn)\s)hiện"
+                        r"(?!\s(?:đại|trường|thực|hành|tượng|diện|vật|hữu|hình|ra|lên|rõ|thân)(?![\p{L}])))"
+                        r"(?![\p{L}])", regex.IGNORECASE)
 CONTINUATION = regex.compile(r"^\s*(?:[-+•*]\s*)?(?:trong đó|cụ thể|riêng|ngoài ra|bên cạnh đó)\b", regex.IGNORECASE)
 BULLET = regex.compile(r"^\s*(?:[-+•*–]|\d+[.)]|[a-zđ][.)])\s")
 TARGET_WORDS = regex.compile(r"(?<![\p{L}])(?:phấn đấu|mục tiêu|chỉ tiêu|kế hoạch|dự kiến|hướng tới|đặt ra|sẽ)(?![\p{L}])",
