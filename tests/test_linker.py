@@ -143,6 +143,17 @@ def test_a_baseline_year_is_marked():
     assert {"baseline", "lead=so_voi"} <= set(by_value(years, 2022)[0].features)
 
 
+def test_a_review_title_and_its_next_years_tasks_are_told_apart():
+    text = "Kết quả công tác cải cách hành chính năm 2018 và nhiệm vụ năm 2019\nTổng số hồ sơ tiếp nhận là 74.185 hồ sơ."
+    _, years = candidates_of(text, [("DATE", "năm 2018"), ("DATE", "năm 2019"), ("METRIC", "74.185")], "74.185")
+    assert {"lead=review", "lead=review&fig=result"} <= set(by_value(years, 2018)[0].features)
+    assert "lead=plan" in by_value(years, 2019)[0].features and "lead=review" not in by_value(years, 2019)[0].features
+    # the tasks of a year that a review reports on are no plan
+    text = "Báo cáo kết quả thực hiện nhiệm vụ năm 2022: tỉnh cấp 1.200 chữ ký số."
+    _, years = candidates_of(text, [("DATE", "năm 2022"), ("METRIC", "1.200")], "1.200")
+    assert "lead=review" in by_value(years, 2022)[0].features and "lead=plan" not in by_value(years, 2022)[0].features
+
+
 def test_a_heading_frames_the_list_below_it():
     text = "Báo cáo của tỉnh\nKết quả năm 2021:\n- Tỷ lệ hồ sơ trực tuyến: 45%\n- Số tài khoản: 1.200"
     _, years = candidates_of(text, [("DATE", "năm 2021"), ("METRIC", "45%"), ("METRIC", "1.200")], "1.200")

@@ -57,6 +57,11 @@ DISTANCE_BUCKETS = (0, 2, 5, 10, 20, 40, 80)
 # Region of a chosen mention → the evidence name written in its fact.
 MENTION_EVIDENCE = {"clause": "sentence", "sentence": "sentence", "paragraph": "paragraph", "title": "title"}
 SENTENCE_END = regex.compile(r"[.!?]\s")
+# What the words since the previous date or punctuation call a DATE: the period a review reports ("Kết quả công tác
+# năm 2018", "Tổng kết ... năm 2022") or the next period's tasks ("và nhiệm vụ năm 2019", "phương hướng năm 2024").
+REVIEW_WORDS = regex.compile(r"(?<![\p{L}])(?:kết quả|tổng kết|sơ kết|đánh giá|nhìn lại)(?![\p{L}])", regex.IGNORECASE)
+PLAN_WORDS = regex.compile(r"(?<![\p{L}]|thực hiện )(?:nhiệm vụ|phương hướng|định hướng)(?![\p{L}])", regex.IGNORECASE)
+CLAUSE_BREAK = regex.compile(r"[.;:!?\n,]")
 LIST_ITEM = regex.compile(r"\s*[(:]\s*")  # "Tây Ninh (58,4%)", "Tỷ lệ ...: 45%"
 NEAR_SUBJECT = regex.compile(r"[^.;()\n]{0,40}")
 YEAR_RANGE = regex.compile(r"\d{4}\s*[-–]\s*\d{4}")
@@ -138,7 +143,8 @@ class DocumentView:
         self.figure_starts = [start for start, _ in self.figures_sorted]
         self.sentence_starts = [start for start, _ in self.context.sentences]
         self.paragraph_starts = [start for start, _ in self.context.paragraphs]
-        self.date_starts = sorted(e.start for e, _ in self.dates)
+        self.date_spans = sorted((e.start, e.end) for e, _ in self.dates)
+        self.date_starts = [start for start, _ in self.date_spans]
         self.cues = {name: [(m.start(), m.end()) for m in pattern.finditer(self.text)] for name, pattern in GAP_CUES}
         self.cue_starts = {name: [start for start, _ in matches] for name, matches in self.cues.items()}
         self.open_brackets = innermost_open_brackets(self.text)
@@ -211,8 +217,17 @@ class DocumentView:
             text = self.text
             lead = text[max(0, entity.start - 14) : entity.start].lower()
             lowered = entity.text.lower()
+            leads = {f"lead={name}": 1.0 for name, pattern in LEADS if pattern.search(lead)}
+            index = bisect_left(self.date_starts, entity.start)
+            since = max(0, entity.start - 80, self.date_spans[index - 1][1] if index > 0 else 0)
+            words = text[since : entity.start]
+            words = words[max((m.end() for m in CLAUSE_BREAK.finditer(words)), default=0) :]
+            if REVIEW_WORDS.search(words):
+                leads["lead=review"] = 1.0
+            if PLAN_WORDS.search(words):
+                leads["lead=plan"] = 1.0
             self.date_words[entity.start] = (
-                {f"lead={name}": 1.0 for name, pattern in LEADS if pattern.search(lead)},
+                leads,
                 is_baseline(text, entity),
                 bool(lowered.startswith("giai đoạn") or YEAR_RANGE.search(entity.text)),
                 bool(PRECISE_DATE.match(lowered)),
