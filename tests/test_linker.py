@@ -98,18 +98,6 @@ def test_a_ministrys_own_figure_and_a_count_of_provinces_are_national_cues():
     assert "province_count" in by_value(provinces, NATIONAL)[0].features
 
 
-def test_a_datelines_place_is_no_candidate_but_a_place_in_the_text_is():
-    text = ("Kinh tế số năm 2024\nHà Nội, ngày 08/01/2025 – Theo Bộ Thông tin và Truyền thông, kinh tế số cả nước "
-            "chiếm 18,3% GDP, trong đó Bắc Ninh đạt 30%.\nHà Nội, Hải Phòng dẫn đầu.")
-    spans = [("DATE", "năm 2024"), ("LOCATION", "Hà Nội"), ("AGENCY", "Bộ Thông tin và Truyền thông"),
-             ("METRIC", "18,3%"), ("LOCATION", "Bắc Ninh"), ("METRIC", "30%"), ("LOCATION", "Hà Nội"),
-             ("LOCATION", "Hải Phòng")]
-    provinces, _ = candidates_of(text, spans, "18,3%")
-    hanoi = by_value(provinces, "Hà Nội", "mention")
-    assert [c.span[0] for c in hanoi] == [text.rindex("Hà Nội")]  # the dateline's is left out, the last line's kept
-    assert by_value(provinces, "Bắc Ninh", "mention") and by_value(provinces, "Việt Nam", "national")
-
-
 def test_an_average_over_provinces_and_a_national_document_are_national_cues_even_beside_an_own_province():
     text = "Tiền Giang tăng 11 bậc\nGiá trị trung bình DTI cấp tỉnh là 0,4660 điểm; tỉnh đạt 0,4731 điểm."
     spans = [("LOCATION", "Tiền Giang"), ("METRIC", "0,4660 điểm"), ("METRIC", "0,4731 điểm")]

@@ -62,7 +62,6 @@ SENTENCE_END = regex.compile(r"[.!?]\s")
 REVIEW_WORDS = regex.compile(r"(?<![\p{L}])(?:kết quả|tổng kết|sơ kết|đánh giá|nhìn lại)(?![\p{L}])", regex.IGNORECASE)
 PLAN_WORDS = regex.compile(r"(?<![\p{L}]|thực hiện )(?:nhiệm vụ|phương hướng|định hướng)(?![\p{L}])", regex.IGNORECASE)
 CLAUSE_BREAK = regex.compile(r"[.;:!?\n,]")
-DATELINE_PLACE = regex.compile(r",\s*(?:ngày\s*)?\d{1,2}/\d{1,2}(?:/\d{4})?\s*[–-]")
 LIST_ITEM = regex.compile(r"\s*[(:]\s*")  # "Tây Ninh (58,4%)", "Tỷ lệ ...: 45%"
 NEAR_SUBJECT = regex.compile(r"[^.;()\n]{0,40}")
 YEAR_RANGE = regex.compile(r"\d{4}\s*[-–]\s*\d{4}")
@@ -152,12 +151,8 @@ class DocumentView:
         self.openings: dict[int, tuple[bool, bool, bool]] = {}
         self.date_words: dict[int, tuple] = {}
         self.indicator_tokens: dict = {}  # the indicator CRF's strings of each token (pipeline.facts.indicator)
-        # "Hà Nội, ngày 08/01/2025 – ...": a dateline's place says where the news was written, not what a figure
-        # measures; it is no candidate of its own.
         self.province_mentions = [(e, province) for e in self.entities if e.label in ("LOCATION", "AGENCY")
-                                  for province in [self.linker.province_of_entity(e)] if province
-                                  and not ((e.start == 0 or self.text[e.start - 1] == "\n")
-                                           and DATELINE_PLACE.match(self.text, e.end))]
+                                  for province in [self.linker.province_of_entity(e)] if province]
 
     @staticmethod
     def count_between(starts: list[int], a: int, b: int) -> int:
