@@ -1,6 +1,7 @@
 """vipie against underthesea on the same texts, in one run: in process, and as whole processes (start-up included).
 
-    python scripts/bench_extract.py [SEEDS_DIR] [--repeat N] [--times N] [--workers-docs N] [--fresh FILE] [--json OUT]
+    python scripts/bench_extract.py [SEEDS_DIR] [--repeat N] [--times N] [--workers-docs N] [--workers-input PATH...]
+                                    [--fresh FILE] [--json OUT]
 
 The texts are the seed articles: in process, underthesea's `ner()` one
 sentence at a time (its documented use: `sent_tokenize`, then `ner`), `ner()`
@@ -11,7 +12,9 @@ article (the shortest seed's first lines, at least SHORT_CHARS characters) and
 a whole Python process importing underthesea and running `ner()` on each of
 its sentences; `vipie extract` on the seeds repeated `--times` times (40
 documents by default). With `--workers-docs N`, `vipie extract` on N documents
-(the seeds repeated) with `--workers 1` and `--workers 2`. With `--fresh FILE`, vipie and underthesea per
+(the seeds repeated) with `--workers 1` and `--workers 2`; with `--workers-input PATH...`, the same on those
+documents, each a different text (the seeds repeated flatter one worker, whose memos serve every repeat,
+against two that each build theirs). With `--fresh FILE`, vipie and underthesea per
 sentence once each on other documents, in a process that has seen none of them (the featurizers remember the
 strings they made, which flatters repeats of the same texts).
 
@@ -121,6 +124,13 @@ def vipie_extract(inputs: list[Path], out: Path, workers: int = 1) -> list[str]:
     return [vipie, "extract", *map(str, inputs), "--out", str(out), "--overwrite", "--quiet", "--workers", str(workers)]
 
 
+def workers_figures(inputs: list[Path], documents: int, work: Path, repeat: int) -> dict:
+    """`vipie extract` on `inputs` with --workers 1 and 2 in turn, best of `repeat`, and the speed-up."""
+    workers = best_interleaved({n: vipie_extract(inputs, work / f"many_{n}.jsonl", n) for n in (1, 2)}, repeat)
+    return {"documents": documents, **{f"workers_{n}": result for n, result in workers.items()},
+            "speedup_2_over_1": round(workers[1]["wall_s"] / workers[2]["wall_s"], 2)}
+
+
 def in_process(nlp, texts: list[str], repeat: int) -> dict:
     """Best seconds of vipie (the loaded `nlp`), underthesea per sentence and underthesea per document on `texts`,
     interleaved."""
@@ -194,7 +204,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--times", type=int, default=8, help="copies of the seeds in the whole-process corpus")
     parser.add_argument("--workers-docs", type=int, default=0,
-                        help="also time --workers 1 and 2 on this many documents")
+                        help="also time --workers 1 and 2 on this many documents (the seeds repeated)")
+    parser.add_argument("--workers-input", type=Path, nargs="+", default=None,
+                        help="also time --workers 1 and 2 on these inputs, other documents than the seeds")
     parser.add_argument("--fresh", type=Path, default=None,
                         help="also time vipie and underthesea once each, in a new process, on these other documents")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
@@ -224,11 +236,12 @@ def main() -> None:
         figures["whole_process"]["vipie_corpus"].update(documents=len(texts) * args.times, syllables=corpus_syllables)
         if args.workers_docs:
             many = write_corpus(work / "many.jsonl", texts, -(-args.workers_docs // len(texts)))
-            workers = best_interleaved({n: vipie_extract([many], work / f"many_{n}.jsonl", n) for n in (1, 2)},
-                                       args.repeat)
-            figures["workers"] = {"documents": len(texts) * -(-args.workers_docs // len(texts)), **{
-                f"workers_{n}": result for n, result in workers.items()},
-                "speedup_2_over_1": round(workers[1]["wall_s"] / workers[2]["wall_s"], 2)}
+            figures["workers"] = workers_figures([many], len(texts) * -(-args.workers_docs // len(texts)), work,
+                                                 args.repeat)
+        if args.workers_input:
+            documents = sum(1 for d in iter_documents(args.workers_input) if not d.errors)
+            figures["workers_other_documents"] = {"inputs": [str(path) for path in args.workers_input],
+                                                  **workers_figures(args.workers_input, documents, work, args.repeat)}
     seconds = in_process(nlp, texts, args.repeat)
     figures["in_process"] = {name: {"seconds": round(s, 3), "syllables_per_second": rate(seeds_syllables, s)}
                              for name, s in seconds.items()}
