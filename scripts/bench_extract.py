@@ -1,6 +1,7 @@
 """vipie against underthesea on the same texts, in one run: in process, and as whole processes (start-up included).
 
-    python scripts/bench_extract.py [SEEDS_DIR] [--repeat N] [--times N] [--workers-docs N] [--fresh FILE] [--json OUT]
+    python scripts/bench_extract.py [SEEDS_DIR] [--repeat N] [--times N] [--workers-docs N] [--workers-input PATH...]
+                                    [--fresh FILE] [--json OUT]
 
 The texts are the seed articles: in process, underthesea's `ner()` one
 sentence at a time (its documented use: `sent_tokenize`, then `ner`), `ner()`
@@ -11,15 +12,19 @@ article (the shortest seed's first lines, at least SHORT_CHARS characters) and
 a whole Python process importing underthesea and running `ner()` on each of
 its sentences; `vipie extract` on the seeds repeated `--times` times (40
 documents by default). With `--workers-docs N`, `vipie extract` on N documents
-(the seeds repeated) with `--workers 1` and `--workers 2`. With `--fresh FILE`, vipie and underthesea per
+(the seeds repeated) with `--workers 1` and `--workers 2`; with `--workers-input PATH...`, the same on those
+documents, each a different text (the seeds repeated flatter one worker, whose memos serve every repeat,
+against two that each build theirs). With `--fresh FILE`, vipie and underthesea per
 sentence once each on other documents, in a process that has seen none of them (the featurizers remember the
 strings they made, which flatters repeats of the same texts).
 
-Each figure is the best of `--repeat` runs: wall seconds, user+sys CPU
+Each figure is the best of `--repeat` runs (the whole processes that are compared run in turn, once per
+repeat, as the in-process runs do): wall seconds, user+sys CPU
 seconds, syllables per second (vipie's syllables: tokens that are neither
 space nor punctuation) and peak RSS (a whole process's largest process, its
-workers included). The machine's load average is recorded beside them: the
-figures of a busy machine are slower, the ratios less so.
+workers included). The machine's load average is recorded beside them, and for each whole process the CPU
+seconds other processes used during its fastest run: the figures of a busy machine are slower, the ratios
+less so, but for `--workers 2` against `--workers 1`.
 """
 
 import argparse
@@ -62,8 +67,21 @@ def write_corpus(path: Path, texts: list[str], times: int) -> Path:
     return path
 
 
+def busy_seconds() -> float | None:
+    """CPU seconds every process of the machine has used since it started (/proc/stat); None where there is none."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            fields = fh.readline().split()[1:]
+    except OSError:
+        return None
+    idle, iowait = int(fields[3]), int(fields[4])
+    return (sum(map(int, fields[:8])) - idle - iowait) / os.sysconf("SC_CLK_TCK")
+
+
 def run_process(command: list[str]) -> dict:
-    """Wall and user+sys seconds and peak RSS (MB) of one whole process; it must exit with status 0."""
+    """Wall and user+sys seconds and peak RSS (MB) of one whole process, and the CPU seconds other processes used
+    meanwhile (where the machine says: other work slows a run that needs both cores); it must exit with status 0."""
+    busy = busy_seconds()
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
@@ -71,18 +89,46 @@ def run_process(command: list[str]) -> dict:
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"bench: {' '.join(command)} failed: {process.stderr.read().decode()[-2000:]}")
     process.stderr.close()
+    cpu = usage.ru_utime + usage.ru_stime
     # ru_maxrss of a waited-for child is the largest of it and its own waited-for children (the workers), in KB.
-    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024}
+    run = {"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": usage.ru_maxrss / 1024}
+    if busy is not None:
+        run["others_cpu_s"] = max(0.0, busy_seconds() - busy - cpu)
+    return run
 
 
 def best_process(command: list[str], repeat: int) -> dict:
-    runs = [run_process(command) for _ in range(repeat)]
-    return {key: round(min(run[key] for run in runs), 3) for key in runs[0]}
+    return best_interleaved({"only": command}, repeat)["only"]
+
+
+def best_interleaved(commands: dict[str, list[str]], repeat: int) -> dict[str, dict]:
+    """The best of `repeat` runs of each whole process in `commands`, run in turn once per repeat: a burst of
+    other work on the machine then falls on every command alike, not on the last one's repeats alone. (It falls
+    hardest on `--workers 2`, which needs both cores where `--workers 1` leaves one to the other work.) Each
+    figure is its least over the runs, but for the other processes' CPU seconds: those of the fastest run."""
+    runs: dict[str, list[dict]] = {name: [] for name in commands}
+    for _ in range(repeat):
+        for name, command in commands.items():
+            runs[name].append(run_process(command))
+    best = {}
+    for name, done in runs.items():
+        best[name] = {key: round(min(run[key] for run in done), 3) for key in ("wall_s", "cpu_s", "peak_rss_mb")}
+        fastest = min(done, key=lambda run: run["wall_s"])
+        if "others_cpu_s" in fastest:
+            best[name]["others_cpu_s"] = round(fastest["others_cpu_s"], 2)
+    return best
 
 
 def vipie_extract(inputs: list[Path], out: Path, workers: int = 1) -> list[str]:
     vipie = shutil.which("vipie", path=str(Path(sys.executable).parent)) or "vipie"
     return [vipie, "extract", *map(str, inputs), "--out", str(out), "--overwrite", "--quiet", "--workers", str(workers)]
+
+
+def workers_figures(inputs: list[Path], documents: int, work: Path, repeat: int) -> dict:
+    """`vipie extract` on `inputs` with --workers 1 and 2 in turn, best of `repeat`, and the speed-up."""
+    workers = best_interleaved({n: vipie_extract(inputs, work / f"many_{n}.jsonl", n) for n in (1, 2)}, repeat)
+    return {"documents": documents, **{f"workers_{n}": result for n, result in workers.items()},
+            "speedup_2_over_1": round(workers[1]["wall_s"] / workers[2]["wall_s"], 2)}
 
 
 def in_process(nlp, texts: list[str], repeat: int) -> dict:
@@ -158,7 +204,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--times", type=int, default=8, help="copies of the seeds in the whole-process corpus")
     parser.add_argument("--workers-docs", type=int, default=0,
-                        help="also time --workers 1 and 2 on this many documents")
+                        help="also time --workers 1 and 2 on this many documents (the seeds repeated)")
+    parser.add_argument("--workers-input", type=Path, nargs="+", default=None,
+                        help="also time --workers 1 and 2 on these inputs, other documents than the seeds")
     parser.add_argument("--fresh", type=Path, default=None,
                         help="also time vipie and underthesea once each, in a new process, on these other documents")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
@@ -179,18 +227,21 @@ def main() -> None:
         one.write_text(short, encoding="utf-8")
         corpus = write_corpus(work / "corpus.jsonl", texts, args.times)
         figures["whole_process"] = {
-            "vipie_one_article": best_process(vipie_extract([one], work / "one.jsonl"), args.repeat),
-            "underthesea_one_article": best_process([sys.executable, "-c", UNDERTHESEA_PROCESS, str(one)], args.repeat),
+            **best_interleaved({"vipie_one_article": vipie_extract([one], work / "one.jsonl"),
+                                "underthesea_one_article": [sys.executable, "-c", UNDERTHESEA_PROCESS, str(one)]},
+                               args.repeat),
             "vipie_corpus": best_process(vipie_extract([corpus], work / "corpus_out.jsonl"), args.repeat),
         }
         corpus_syllables = seeds_syllables * args.times
         figures["whole_process"]["vipie_corpus"].update(documents=len(texts) * args.times, syllables=corpus_syllables)
         if args.workers_docs:
             many = write_corpus(work / "many.jsonl", texts, -(-args.workers_docs // len(texts)))
-            workers = {n: best_process(vipie_extract([many], work / f"many_{n}.jsonl", n), args.repeat) for n in (1, 2)}
-            figures["workers"] = {"documents": len(texts) * -(-args.workers_docs // len(texts)), **{
-                f"workers_{n}": result for n, result in workers.items()},
-                "speedup_2_over_1": round(workers[1]["wall_s"] / workers[2]["wall_s"], 2)}
+            figures["workers"] = workers_figures([many], len(texts) * -(-args.workers_docs // len(texts)), work,
+                                                 args.repeat)
+        if args.workers_input:
+            documents = sum(1 for d in iter_documents(args.workers_input) if not d.errors)
+            figures["workers_other_documents"] = {"inputs": [str(path) for path in args.workers_input],
+                                                  **workers_figures(args.workers_input, documents, work, args.repeat)}
     seconds = in_process(nlp, texts, args.repeat)
     figures["in_process"] = {name: {"seconds": round(s, 3), "syllables_per_second": rate(seeds_syllables, s)}
                              for name, s in seconds.items()}

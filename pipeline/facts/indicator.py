@@ -53,9 +53,15 @@ def offset_bucket(distance: int) -> str:
     return "far"
 
 
-def sentence_tokens(text: str, sentence: tuple[int, int], metric: tuple[int, int]) -> list[tuple[int, int]]:
-    """Tokens of `sentence` within WINDOW tokens of the metric, the metric's own tokens included."""
-    tokens = [(m.start(), m.end()) for m in TOKEN.finditer(text, sentence[0], sentence[1])]
+def sentence_tokens(text: str, sentence: tuple[int, int], metric: tuple[int, int],
+                    memo: dict | None = None) -> list[tuple[int, int]]:
+    """Tokens of `sentence` within WINDOW tokens of the metric, the metric's own tokens included. `memo` (one per
+    document) keeps each sentence's tokens for its other figures: a table row is one sentence with many figures."""
+    tokens = memo.get(sentence) if memo is not None else None
+    if tokens is None:
+        tokens = [(m.start(), m.end()) for m in TOKEN.finditer(text, sentence[0], sentence[1])]
+        if memo is not None:
+            memo[sentence] = tokens
     inside = [i for i, (s, e) in enumerate(tokens) if s < metric[1] and e > metric[0]]
     if not inside:
         return tokens
@@ -70,23 +76,47 @@ def token_labels(tokens: list[tuple[int, int]], entities: list[tuple[int, int, s
     return labels
 
 
-def crossings(words: list[str], labels: list[str], first: int, last: int) -> dict[int, tuple]:
+def crossings(words: list[str], labels: list[str], first: int, last: int) -> dict[int, tuple[str, tuple[str, ...]]]:
     """What lies between each token outside the figure (tokens `first`..`last`) and the figure, found walking out
-    from the figure once per side: (stop punctuation marks, the one nearest the token or None, whether a colon,
-    whether a METRIC token, the INDICATOR_STOPS words) of the tokens strictly between."""
+    from the figure once per side, as the token's feature strings: its "punct=" string, then the "last_punct=",
+    "colon_crossed=", "figure_crossed=" and "crossed=" strings that apply (stop punctuation marks crossed and the
+    one nearest the token, a colon, a METRIC token, the INDICATOR_STOPS words) for the tokens strictly between.
+    What is crossed changes at a few tokens only, so tokens between two changes share their strings."""
     found = {}
-    for side in (range(first - 1, -1, -1), range(last + 1, len(words))):
+    for side, steps in (("b", range(first - 1, -1, -1)), ("a", range(last + 1, len(words)))):
         punct, nearest, colon, figure, stops = 0, None, False, False, set()
-        for i in side:
-            found[i] = (punct, nearest, colon, figure, frozenset(stops))
+        strings = CROSSED_NOTHING[side]
+        for i in steps:
+            found[i] = strings
             word = words[i]
+            changed = False
             if word in STOP_PUNCT:
-                punct, nearest = punct + 1, word
-            colon = colon or word == ":"
-            figure = figure or labels[i] == "METRIC"
-            if word in INDICATOR_STOPS:
+                punct, nearest, changed = punct + 1, word, True
+            if word == ":" and not colon:
+                colon = changed = True
+            if labels[i] == "METRIC" and not figure:
+                figure = changed = True
+            if word in INDICATOR_STOPS and word not in stops:
                 stops.add(word)
+                changed = True
+            if changed:
+                strings = crossed_strings(side, punct, nearest, colon, figure, frozenset(stops))
     return found
+
+
+def crossed_strings(side: str, punct: int, nearest: str | None, colon: bool, figure: bool,
+                    stops: frozenset[str]) -> tuple[str, tuple[str, ...]]:
+    """The "punct=" string and the crossing strings (see `crossings`) of a token on `side` of its figure."""
+    crossed = [f"last_punct={side}{nearest}"] if punct else []
+    if colon:
+        crossed.append(f"colon_crossed={side}")
+    if figure:
+        crossed.append(f"figure_crossed={side}")
+    crossed.extend(f"crossed={side}{w}" for w in stops)
+    return f"punct={side}{min(punct, 2)}", tuple(crossed)
+
+
+CROSSED_NOTHING = {side: crossed_strings(side, 0, None, False, False, frozenset()) for side in "ba"}
 
 
 OFFSETS = (-2, -1, 1, 2)
@@ -101,7 +131,10 @@ def token_strings(text: str, token: tuple[int, int], label: str) -> tuple:
 
 
 FIGURE_NEIGHBOUR = tuple(f"w[{offset}]=FIG" for offset in OFFSETS)
-DISTANCES = {(side, d): f"dist={side}{offset_bucket(d)}" for side in "ba" for d in range(1, 21)}
+SIDE_BEFORE, SIDE_AFTER = "side=b", "side=a"
+FAR = 21  # distances from here on are all "far"
+# The "dist=" string of each side (by its "side=" string) and distance, FAR standing for every larger distance.
+DISTANCES = {side: [f"dist={side[-1]}{offset_bucket(d)}" for d in range(FAR + 1)] for side in (SIDE_BEFORE, SIDE_AFTER)}
 
 
 def token_features(text: str, tokens: list[tuple[int, int]], metric: tuple[int, int],
@@ -126,27 +159,20 @@ def token_features(text: str, tokens: list[tuple[int, int]], metric: tuple[int, 
         if first <= i <= last:
             features.append(["fig", "bias"])
             continue
-        word, _, word_string, shape_string, ent, w_before, w_after, _ = strings[i]
-        side = "b" if i < first else "a"
-        distance = first - i if side == "b" else i - last
-        punct, nearest_punct, colon, figure, stops = crossed[i]
-        f = [
-            "bias", word_string, shape_string, f"side={side}", DISTANCES.get((side, distance)) or f"dist={side}far",
-            f"punct={side}{min(punct, 2)}", w_before if side == "b" else w_after, ent,
-        ]
-        if punct:
-            f.append(f"last_punct={side}{nearest_punct}")
-        if colon:
-            f.append(f"colon_crossed={side}")
-        if figure:
-            f.append(f"figure_crossed={side}")
-        f.extend(f"crossed={side}{w}" for w in stops)
+        _, _, word_string, shape_string, ent, w_before, w_after, _ = strings[i]
+        if i < first:
+            side, distance, w_side = SIDE_BEFORE, first - i, w_before
+        else:
+            side, distance, w_side = SIDE_AFTER, i - last, w_after
+        punct_string, crossings_strings = crossed[i]
+        f = ["bias", word_string, shape_string, side, DISTANCES[side][min(distance, FAR)], punct_string, w_side, ent,
+             *crossings_strings]
         for k, offset in enumerate(OFFSETS):
             j = i + offset
             if 0 <= j < len(tokens):
                 f.append(FIGURE_NEIGHBOUR[k] if first <= j <= last else strings[j][7][k])
         if i > 0:
-            f.append(f"bigram={words[i - 1]}|{word}")
+            f.append(f"bigram={words[i - 1]}|{words[i]}")
         if rule_span and rule_span[0] <= start and end <= rule_span[1]:
             f.append("rule")
         if i == 0:

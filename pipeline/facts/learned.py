@@ -65,11 +65,14 @@ class FigureInputs:
     figure: FigureView
 
 
-def figure_inputs(view: DocumentView, metric: EntitySpan, rule_fact: dict, labels: list[tuple[int, int, str]]) -> FigureInputs:
+def figure_inputs(view: DocumentView, metric: EntitySpan, rule_fact: dict, labels: list[tuple[int, int, str]],
+                  sentences: dict | None = None) -> FigureInputs:
+    """What the learned linker reads for the figure `metric`; `sentences` (one per document) keeps the tokens of
+    each sentence for its other figures."""
     fig = figure_view(view, metric)
     rule_province = Resolved(rule_fact["province"], rule_fact["evidence"]["province"])
     rule_year = Resolved(rule_fact["year"], rule_fact["evidence"]["year"])
-    tokens = sentence_tokens(view.text, fig.sentence, (metric.start, metric.end))
+    tokens = sentence_tokens(view.text, fig.sentence, (metric.start, metric.end), sentences)
     rule_indicator = indicator_span_of(view.text, metric, fig.clause)
     return FigureInputs(
         province_candidates(view, fig, rule_province),
@@ -89,9 +92,10 @@ def figures_of(linker: FactLinker, text: str, entities: list[EntitySpan], contex
     view = DocumentView(text, entities, context, linker)
     metrics = {(e.start, e.end): e for e in entities if e.label == "METRIC"}
     labels = [(e.start, e.end, e.label) for e in entities]
+    sentences: dict = {}
     for fact in facts:
         metric = metrics[(fact["metric"]["start"], fact["metric"]["end"])]
-        yield fact, metric, figure_inputs(view, metric, fact, labels)
+        yield fact, metric, figure_inputs(view, metric, fact, labels, sentences)
 
 
 def ranked(ranker, candidates: list[Candidate], inputs: FigureInputs) -> tuple[Candidate, float]:
