@@ -151,6 +151,7 @@ class DocumentView:
         self.openings: dict[int, tuple[bool, bool, bool]] = {}
         self.date_words: dict[int, tuple] = {}
         self.indicator_tokens: dict = {}  # the indicator CRF's strings of each token (pipeline.facts.indicator)
+        self.sentence_tokens: dict = {}  # each sentence's tokens, for its other figures (pipeline.facts.indicator)
         self.province_mentions = [(e, province) for e in self.entities if e.label in ("LOCATION", "AGENCY")
                                   for province in [self.linker.province_of_entity(e)] if province]
 

@@ -150,9 +150,9 @@ def token_features(text: str, tokens: list[tuple[int, int]], metric: tuple[int, 
             memo[token] = token_strings(text, token, label)
     strings = [memo[token] for token in tokens]
     words = [entry[0] for entry in strings]
+    labels = [entry[1] for entry in strings]
     fig = [i for i, (s, e) in enumerate(tokens) if s < metric[1] and e > metric[0]]
     first, last = (fig[0], fig[-1]) if fig else (len(tokens), len(tokens))
-    labels = [entry[1] for entry in strings]
     crossed = crossings(words, labels, first, last)
     features = []
     for i, (start, end) in enumerate(tokens):

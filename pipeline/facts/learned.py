@@ -65,14 +65,12 @@ class FigureInputs:
     figure: FigureView
 
 
-def figure_inputs(view: DocumentView, metric: EntitySpan, rule_fact: dict, labels: list[tuple[int, int, str]],
-                  sentences: dict | None = None) -> FigureInputs:
-    """What the learned linker reads for the figure `metric`; `sentences` (one per document) keeps the tokens of
-    each sentence for its other figures."""
+def figure_inputs(view: DocumentView, metric: EntitySpan, rule_fact: dict, labels: list[tuple[int, int, str]]) -> FigureInputs:
+    """What the learned linker reads for the figure `metric`."""
     fig = figure_view(view, metric)
     rule_province = Resolved(rule_fact["province"], rule_fact["evidence"]["province"])
     rule_year = Resolved(rule_fact["year"], rule_fact["evidence"]["year"])
-    tokens = sentence_tokens(view.text, fig.sentence, (metric.start, metric.end), sentences)
+    tokens = sentence_tokens(view.text, fig.sentence, (metric.start, metric.end), view.sentence_tokens)
     rule_indicator = indicator_span_of(view.text, metric, fig.clause)
     return FigureInputs(
         province_candidates(view, fig, rule_province),
@@ -92,10 +90,9 @@ def figures_of(linker: FactLinker, text: str, entities: list[EntitySpan], contex
     view = DocumentView(text, entities, context, linker)
     metrics = {(e.start, e.end): e for e in entities if e.label == "METRIC"}
     labels = [(e.start, e.end, e.label) for e in entities]
-    sentences: dict = {}
     for fact in facts:
         metric = metrics[(fact["metric"]["start"], fact["metric"]["end"])]
-        yield fact, metric, figure_inputs(view, metric, fact, labels, sentences)
+        yield fact, metric, figure_inputs(view, metric, fact, labels)
 
 
 def ranked(ranker, candidates: list[Candidate], inputs: FigureInputs) -> tuple[Candidate, float]:
