@@ -25,8 +25,9 @@ QUALIFIER_WORDS: dict[str, str] = {
     "hơn": "gt",
     "dưới": "lt",
 }
-# "hơn" after these words is a comparison ("cao hơn 5%"), not a qualifier of the figure.
-COMPARATIVES = frozenset({"cao", "thấp", "nhiều", "ít", "lớn", "nhỏ", "tăng", "giảm"})
+# "hơn" after these words is a comparison ("cao hơn 5%"), not a qualifier of the figure. After a change ("tăng hơn
+# 3,6 lần", "giảm hơn 30%") it is one: the change was more than the figure (annotations/README.md).
+COMPARATIVES = frozenset({"cao", "thấp", "nhiều", "ít", "lớn", "nhỏ"})
 AT_LEAST_AFTER = "trở lên"
 
 # Units kept inside a METRIC span, longest first; the value is the written number.

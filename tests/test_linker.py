@@ -154,6 +154,25 @@ def test_a_review_title_and_its_next_years_tasks_are_told_apart():
     assert "lead=review" in by_value(years, 2022)[0].features and "lead=plan" not in by_value(years, 2022)[0].features
 
 
+def test_a_year_a_target_follows_frames_the_targets_after_it():
+    text = "Năm 2020, tỉnh đặt mục tiêu tích hợp ít nhất 30% dịch vụ; 100% hồ sơ được số hóa."
+    _, years = candidates_of(text, [("DATE", "Năm 2020"), ("METRIC", "ít nhất 30%"), ("METRIC", "100%")], "100%")
+    assert {"follow=target", "follow=target&fig=target"} <= set(by_value(years, 2020)[0].features)
+    # a target after a clause break belongs to another clause
+    text = "Năm 2019, tỉnh cấp 1.200 chữ ký số; mục tiêu là 2.000."
+    _, years = candidates_of(text, [("DATE", "Năm 2019"), ("METRIC", "1.200"), ("METRIC", "2.000")], "1.200")
+    assert "follow=target" not in by_value(years, 2019)[0].features
+
+
+def test_an_interviewers_question_names_the_answers_period():
+    text = "PV: Thưa ông, kế hoạch năm 2020 của tỉnh ra sao?\nÔng Lượng: Đưa tỷ lệ dịch vụ lên ít nhất 50%."
+    _, years = candidates_of(text, [("DATE", "năm 2020"), ("METRIC", "ít nhất 50%")], "ít nhất 50%")
+    assert any(key.startswith("question&region=") for key in by_value(years, 2020)[0].features)
+    text = "Năm 2020, tỉnh có 50 dịch vụ. Tỉnh có bao nhiêu dịch vụ?"
+    _, years = candidates_of(text, [("DATE", "Năm 2020"), ("METRIC", "50")], "50")
+    assert not any(key.startswith("question") for key in by_value(years, 2020)[0].features)
+
+
 def test_a_heading_frames_the_list_below_it():
     text = "Báo cáo của tỉnh\nKết quả năm 2021:\n- Tỷ lệ hồ sơ trực tuyến: 45%\n- Số tài khoản: 1.200"
     _, years = candidates_of(text, [("DATE", "năm 2021"), ("METRIC", "45%"), ("METRIC", "1.200")], "1.200")

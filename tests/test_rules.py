@@ -18,6 +18,7 @@ from tests.conftest import spans
         ("tỉnh xếp thứ hai toàn quốc", ["thứ hai"]),
         ("tổng vốn 1,5 tỷ đồng", ["1,5 tỷ đồng"]),
         ("tỷ lệ cao hơn 5% so với năm trước", ["5%"]),
+        ("số hồ sơ đã tăng hơn 3,6 lần, thời gian giảm hơn 30%", ["hơn 3,6 lần", "hơn 30%"]),
         ("tỉnh đứng thứ hai, sau Hà Nội", ["thứ hai"]),
         ("tỷ lệ đạt mức 52,1% năm 2023", ["52,1%"]),
         ("mật độ đạt khoảng 14,8 thuê bao/100 dân, vẫn thấp", ["khoảng 14,8 thuê bao/100 dân"]),

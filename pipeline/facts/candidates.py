@@ -62,6 +62,7 @@ SENTENCE_END = regex.compile(r"[.!?]\s")
 REVIEW_WORDS = regex.compile(r"(?<![\p{L}])(?:kết quả|tổng kết|sơ kết|đánh giá|nhìn lại)(?![\p{L}])", regex.IGNORECASE)
 PLAN_WORDS = regex.compile(r"(?<![\p{L}]|thực hiện )(?:nhiệm vụ|phương hướng|định hướng)(?![\p{L}])", regex.IGNORECASE)
 CLAUSE_BREAK = regex.compile(r"[.;:!?\n,]")
+STRONG_BREAK = regex.compile(r"[.;:!?\n]")  # punctuation stronger than a comma
 LIST_ITEM = regex.compile(r"\s*[(:]\s*")  # "Tây Ninh (58,4%)", "Tỷ lệ ...: 45%"
 NEAR_SUBJECT = regex.compile(r"[^.;()\n]{0,40}")
 YEAR_RANGE = regex.compile(r"\d{4}\s*[-–]\s*\d{4}")
@@ -227,6 +228,11 @@ class DocumentView:
                 leads["lead=review"] = 1.0
             if PLAN_WORDS.search(words):
                 leads["lead=plan"] = 1.0
+            # A date that a target follows ("năm 2020 tỉnh đặt mục tiêu …", "năm 2026 phấn đấu …") frames a target.
+            after = text[entity.end : entity.end + 40]
+            cut = STRONG_BREAK.search(after)
+            if TARGET_WORDS.search(after[: cut.start()] if cut else after):
+                leads["follow=target"] = 1.0
             self.date_words[entity.start] = (
                 leads,
                 is_baseline(text, entity),
@@ -534,6 +540,10 @@ def year_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[
             features[f"period&region={region}"] = 1.0
         if precise:
             features["precise_date"] = 1.0
+        # An interviewer's question names the period the answer's figures report ("kế hoạch năm 2020 ra sao?").
+        host = doc.sentence_of(entity.start)
+        if host and text[host[0] : host[1]].rstrip().endswith("?"):
+            features[f"question&region={region}"] = 1.0
         if issued:
             features["issued"] = 1.0
         features.update(table_features(doc, fig, span))
@@ -555,7 +565,7 @@ def year_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[
         if shared.get("fig:bullet"):
             features[f"region={region}&bullet"] = 1.0
         target_figure = "target" if shared.get("fig:target_cue") else "result"
-        for key in [k for k in features if k.startswith("lead=")]:
+        for key in [k for k in features if k.startswith(("lead=", "follow="))]:
             features[f"{key}&fig={target_figure}"] = 1.0
         candidates.append(Candidate(year, "mention", span, features, mention_evidence(region, entity.label)))
     if doc.published is not None:
