@@ -23,12 +23,17 @@ QUALIFIER_WORDS: dict[str, str] = {
     "không quá": "lte",
     "trên": "gt",
     "hơn": "gt",
+    "chưa tới": "lt",
+    "chưa đến": "lt",
     "dưới": "lt",
 }
+# Signs written before a number, with or without a space ("≥ 90%", "<0,3").
+QUALIFIER_SIGNS: dict[str, str] = {"≥": "gte", "≤": "lte", ">": "gt", "<": "lt"}
 # "hơn" after these words is a comparison ("cao hơn 5%"), not a qualifier of the figure. After a change ("tăng hơn
 # 3,6 lần", "giảm hơn 30%") it is one: the change was more than the figure (annotations/README.md).
 COMPARATIVES = frozenset({"cao", "thấp", "nhiều", "ít", "lớn", "nhỏ"})
 AT_LEAST_AFTER = "trở lên"
+TIMES = "gấp"
 
 # Units kept inside a METRIC span, longest first; the value is the written number.
 UNITS: dict[str, str] = {
@@ -143,7 +148,9 @@ def parse_vietnamese_number(text: str) -> float | None:
 
 
 def split_qualifier(text: str) -> tuple[str | None, str]:
-    """Strip a leading qualifier word: "trên 888.000" → ("gt", "888.000")."""
+    """Strip a leading qualifier word or sign: "trên 888.000" → ("gt", "888.000"), "≥ 90%" → ("gte", "90%")."""
+    if text[:1] in QUALIFIER_SIGNS:
+        return QUALIFIER_SIGNS[text[0]], text[1:].strip()
     lowered = text.lower()
     for words, code in QUALIFIER_WORDS.items():
         if lowered.startswith(words + " "):
@@ -163,7 +170,9 @@ def split_unit(text: str) -> tuple[str, str | None, float]:
 
 
 _RANGE = re.compile(r"^(?P<low>.+?)\s*(?:-|–|đến)\s*(?P<high>[^-–]+)$")
-_FRACTION = re.compile(r"^(\d+)/(\d+)$")
+# "5/6", "3.412/3.650": the quotient; a score out of a maximum ("81,36/100 điểm", "8,65/9,50"), with a decimal
+# or the unit "điểm", takes the score as its value (annotations/README.md).
+_FRACTION = re.compile(r"^(?P<top>\d[\d.,]*)/(?P<bottom>\d[\d.,]*)$")
 _RANK = re.compile(r"^(?:thứ|vị trí(?:\s+số)?)\s+(?P<rank>\S+?)(?:/(?P<of>\d+))?$", re.IGNORECASE)
 # A rate unit stays in the span (guidelines v2): "41,5 thuê bao/100 dân", "12%/năm", "5.000 đến 8.000 đồng/kg".
 _RATE = re.compile(r"^(?P<number>\d[\d.,]*(?:\s*%?\s*(?:-|–|đến)\s*\d[\d.,]*)?)\s*"
@@ -187,6 +196,8 @@ def parse_metric(text: str, following: str = "") -> MetricValue:
     """
     text = " ".join(text.split())
     qualifier, rest = split_qualifier(text)
+    if rest.lower().startswith(TIMES + " "):  # "gần gấp ba lần": the multiple is the number
+        rest = rest[len(TIMES) + 1 :]
     if following.lstrip().lower().startswith(AT_LEAST_AFTER):
         qualifier = "gte"
     rank = _RANK.match(rest)
@@ -196,8 +207,11 @@ def parse_metric(text: str, following: str = "") -> MetricValue:
     number, unit, scale = (rate.group("number"), rate.group("unit"), 1.0) if rate else split_unit(rest)
     fraction = _FRACTION.match(number)
     if fraction:
-        denominator = float(fraction.group(2))
-        value = float(fraction.group(1)) / denominator if denominator else None
+        top, bottom = parse_numeral(fraction.group("top")), parse_numeral(fraction.group("bottom"))
+        if unit == "điểm" or "," in number:
+            value = top
+        else:
+            value = top / bottom if top is not None and bottom else None
         return MetricValue(finite(value), None, unit, qualifier)
     value = parse_vietnamese_number(number)
     value_max = None

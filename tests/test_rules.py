@@ -18,6 +18,10 @@ from tests.conftest import spans
         ("tỉnh xếp thứ hai toàn quốc", ["thứ hai"]),
         ("tổng vốn 1,5 tỷ đồng", ["1,5 tỷ đồng"]),
         ("tỷ lệ cao hơn 5% so với năm trước", ["5%"]),
+        ("tỉnh đạt 81,36/100 điểm, cho 5/6 hệ thống", ["81,36/100 điểm", "5/6"]),
+        ("đạt 82,6 điểm, có 46 điểm phát wifi và 56 điểm Bưu điện văn hóa xã", ["82,6 điểm", "46", "56"]),
+        ("tỷ lệ chưa tới 10%, ≥ 90% hồ sơ, chỉ số <0,3", ["chưa tới 10%", "≥ 90%", "<0,3"]),
+        ("tăng gần gấp ba lần, cao gấp khoảng hai lần; một lần nữa, lần thứ ba", ["gần gấp ba lần", "khoảng hai lần"]),
         ("số hồ sơ đã tăng hơn 3,6 lần, thời gian giảm hơn 30%", ["hơn 3,6 lần", "hơn 30%"]),
         ("tỉnh đứng thứ hai, sau Hà Nội", ["thứ hai"]),
         ("tỷ lệ đạt mức 52,1% năm 2023", ["52,1%"]),
@@ -88,6 +92,8 @@ def test_date(recognizer, text, expected):
     [
         ("theo quy định Nghị định số 42/2022/NĐ-CP, ngày 24/6/2022", ["Nghị định số 42/2022/NĐ-CP"]),
         ("thực hiện Quyết định 6085/QĐ-BYT của Bộ Y tế", ["Quyết định 6085/QĐ-BYT"]),
+        ("ban hành Nghị quyết số 05-NQ/TU về chuyển đổi số", ["Nghị quyết số 05-NQ/TU"]),
+        ("triển khai Đề án 06 tại 100% xã, đề án 2 năm", ["Đề án 06"]),
     ],
 )
 def test_document(recognizer, text, expected):

@@ -13,7 +13,15 @@ from dataclasses import dataclass
 import regex
 
 from pipeline.gazetteers import load_lines
-from pipeline.numbers import COMPARATIVES, DURATION_WORDS, MULTIPLIERS, QUALIFIER_WORDS, RATE_PER, UNITS
+from pipeline.numbers import (
+    COMPARATIVES,
+    DURATION_WORDS,
+    MULTIPLIERS,
+    QUALIFIER_SIGNS,
+    QUALIFIER_WORDS,
+    RATE_PER,
+    UNITS,
+)
 from pipeline.provinces import ProvinceResolver
 from pipeline.recognize.not_metric import not_a_metric
 
@@ -84,9 +92,13 @@ class RuleRecognizer:
         systems = load_lines("systems.txt")
         single_systems = [s for s in systems if " " not in s]
         system_heads = alternation(load_lines("system_heads.txt"))
-        qualifier = "(?:" + "|".join(first_upper(q) for q in QUALIFIER_WORDS) + r")\s+"
+        qualifier = ("(?:(?:" + "|".join(first_upper(q) for q in QUALIFIER_WORDS) + r")\s+|["
+                     + "".join(QUALIFIER_SIGNS) + r"]\s*)")
         unit_words = sorted([*UNITS, *MULTIPLIERS], key=len, reverse=True)
-        unit = r"(?:\s*%|\s+(?:" + "|".join(regex.escape(u).replace(r"\ ", r"\s+") for u in unit_words if u != "%") + rf"){END})"
+        # "điểm" before a place noun counts places ("46 điểm phát wifi", "122 điểm cầu"): the noun is the indicator.
+        places = alternation(load_lines("counted_points.txt"))
+        unit = (rf"(?:\s*%|\s+(?!điểm\s+(?i:{places}){END})(?:"
+                + "|".join(regex.escape(u).replace(r"\ ", r"\s+") for u in unit_words if u != "%") + rf"){END})")
         doc_types = "(?:" + "|".join(first_upper(t) for t in DOCUMENT_TYPES) + ")"
 
         self.patterns: list[tuple[str, str, float, regex.Pattern]] = []
@@ -107,7 +119,9 @@ class RuleRecognizer:
             rf"(?:{locality}|{DISTRICT_PREFIXES}\s+{CAP_WORD}(?:\s+{CAP_WORD}){{0,2}}|{province})")
         add("OFFICIAL", "person", "pattern", rf"{alternation(self.surnames)}(?:\s+{CAP_WORD}){{1,3}}")
         add("DOCUMENT", "document", "pattern",
-            rf"(?:{doc_types}\s+(?:số\s+)?)?\d+(?:/{YEAR})?/\p{{Lu}}[\p{{L}}\d]*(?:-[\p{{L}}\d]+)*")
+            rf"(?:{doc_types}\s+(?:số\s+)?)?\d+(?:/{YEAR})?(?:/|-(?=\p{{Lu}}+/))\p{{Lu}}[\p{{L}}\d]*(?:[-/][\p{{L}}\d]+)*"
+            # a named programme cited by its number alone (guidelines: "Đề án 06")
+            + r"|Đề\s+án\s+(?:số\s+)?\d+(?![\p{L}\d/])")
         add("DATE", "time-date", "pattern", rf"{DAY}:\d{{2}},?\s+{DAY}/{DAY}/{YEAR}")
         add("DATE", "day", "pattern",
             rf"(?:[Nn]gày\s+)?{DAY}/{DAY}/{YEAR}|[Nn]gày\s+{DAY}(?:[/-]{DAY}|\s+tháng\s+{DAY})(?:(?:/|\s+năm\s+){YEAR})?")
@@ -119,13 +133,16 @@ class RuleRecognizer:
         add("DATE", "year", "pattern", rf"(?:(?:[Gg]iai\s+đoạn|[Nn]ăm)\s+)?{YEAR}(?:\s*[-–]\s*{YEAR})?(?!\s*%)")
         add("METRIC", "rank", "pattern", rf"{first_upper('thứ')}\s+(?:{NUM}(?:/{NUM})?|{RANK_WORDS})"
             rf"|{first_upper('vị trí')}\s+(?:{NUM}/{NUM}|số\s+(?:một|{RANK_WORDS}))")
-        # A rate keeps its unit (guidelines v2): "41,5 thuê bao/100 dân", "12%/năm", "5.000 đến 8.000 đồng/kg".
+        # A multiple in words ("gần gấp ba lần", "khoảng hai lần"); "một lần" (once) and "lần thứ" count no measure.
+        add("METRIC", "times-in-words", "pattern",
+            rf"(?:{qualifier})?(?:gấp\s+)?(?:hai|ba|bốn|sáu|bảy|tám|chín|mười)\s+lần(?!\s+thứ{END})")
+                # A rate keeps its unit (guidelines v2): "41,5 thuê bao/100 dân", "12%/năm", "5.000 đến 8.000 đồng/kg".
         word = r"[\p{L}\p{M}]+"
         rate = (rf"{NUM}(?:\s*%?\s*(?:-|–|đến)\s*{NUM})?(?:\s*%|\s*{word}(?:\s+{word})?)"
                 rf"(?:/{NUM}\s+{word}(?:\s+{word})?|(?:/(?:{'|'.join(RATE_PER)}))+)")
         add("METRIC", "number", "pattern",
             rf"(?:{qualifier})?{NUMBER_START}(?:{rate}|{NUM}(?:\s*%)?\s*(?:-|–|đến)\s*{NUM}(?:\s*%|\s+phần\s+trăm|{unit})?"
-            rf"|{NUM}/{NUM}|{NUM}{unit}?){NUMBER_END}")
+            rf"|{NUM}/{NUM}{unit}?|{NUM}{unit}?){NUMBER_END}")
         self._locality = regex.compile(rf"{LOCALITY_PREFIXES}(?:\s+{province})?{END}")
         self._party_committee = regex.compile(r"(?:Tỉnh|Thành)\s+[uủ]ỷ?y?\b")
         self.title_pattern = regex.compile(START + alternation(load_lines("titles.txt")) + END)
@@ -150,7 +167,7 @@ class RuleRecognizer:
         if c.label == "METRIC":
             return self._check_metric(text, c, span, before, after)
         if c.label == "DATE" and c.rule == "year" and " " not in span and before:
-            if before[-1].lower() in {q.split()[-1] for q in QUALIFIER_WORDS}:
+            if any(" ".join(before[-len(q.split()):]).lower() == q for q in QUALIFIER_WORDS):
                 return None
         return c
 
