@@ -12,6 +12,7 @@ from pipeline.facts.indicator import (
     list_item_previous,
     sentence_tokens,
     tagged_span,
+    trim_edges,
     usable_indicator,
 )
 from pipeline.facts.learned import INDICATOR_FILE, LINKER_FILE, LearnedLinker, train_linker
@@ -306,6 +307,16 @@ def test_an_indicator_is_never_names_alone_nor_a_linking_verb_alone():
     assert not usable_indicator(text, spans_of(text, ["xếp"])[0], figures, names)
     assert usable_indicator(text, spans_of(text, ["giảm"])[0], figures, names)  # a change's direction is one
     assert usable_indicator(text, spans_of(text, ["chỉ số giảm"])[0], figures, names)
+
+
+def test_an_indicator_is_trimmed_of_opening_words_and_cut_at_another_clause():
+    text = "Tỉnh có 946 hồ sơ nhưng mới có 20 hồ sơ trực tuyến, xếp thứ 10 về DTI."
+    figure, second, rank = spans_of(text, ["946", "20", "thứ 10"])
+    assert text[slice(*trim_edges(text, figure[1], second[0], figure))] == "hồ sơ"  # after its figure: the near side
+    assert text[slice(*trim_edges(text, figure[1], second[0], second))] == "mới có"  # before its figure: the near side
+    assert text[slice(*trim_edges(text, rank[1], len(text), rank))] == "DTI"
+    # a span that holds none of the words keeps its words
+    assert text[slice(*trim_edges(text, *spans_of(text, ["hồ sơ trực tuyến"])[0], second))] == "hồ sơ trực tuyến"
 
 
 def test_a_tagged_name_gives_way_to_the_next_tagged_span():

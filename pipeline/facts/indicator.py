@@ -18,7 +18,7 @@ import regex
 
 from pipeline.errors import ModelError
 from pipeline.facts.link import INDICATOR_STOPS
-from pipeline.gazetteers import load_lines
+from pipeline.gazetteers import load_lines, load_pairs
 
 TOKEN = regex.compile(r"[\p{L}\p{M}\p{N}]+(?:[.,/%][\p{N}]+)*%?|[^\s\p{L}\p{M}\p{N}]")
 NUMBER = regex.compile(r"[\p{N}.,/%]+")
@@ -36,6 +36,9 @@ LONE_WORDS = frozenset(load_lines("indicator_lone_words.txt")) | INDICATOR_STOPS
 # "Hải Phòng [thứ 10]", "tiếp đến TP.HCM (0,8015)").
 LIST_ITEM_FILLER = frozenset(load_lines("indicator_list_filler.txt"))
 LIST_SEPARATOR = regex.compile(r"[,;]|\svà\s")
+EDGES = load_pairs("indicator_edges.tsv")
+OPENING_WORDS = frozenset(word for where, word in EDGES if where == "open")
+CUT_WORDS = frozenset(word for where, word in EDGES if where == "cut")
 
 
 def shape(token: str) -> str:
@@ -216,14 +219,35 @@ def tagged_span(tokens: list[tuple[int, int]], tags: list[str], text: str, metri
         spans.append(current)
     trimmed = []
     for start, end in spans:
-        piece = text[start:end]
-        lead = len(piece) - len(EDGE_START.sub("", piece))
-        tail = len(piece) - len(EDGE_END.sub("", piece))
-        if start + lead < end - tail and usable_indicator(text, (start + lead, end - tail), (), names):
-            trimmed.append((start + lead, end - tail))
+        start, end = trim_edges(text, start, end, metric)
+        if start < end and usable_indicator(text, (start, end), (), names):
+            trimmed.append((start, end))
     if not trimmed:
         return None
     return min(trimmed, key=lambda s: metric[0] - s[1] if s[1] <= metric[0] else s[0] - metric[1])
+
+
+def trim_edges(text: str, start: int, end: int, metric: tuple[int, int]) -> tuple[int, int]:
+    """[start, end) without edge punctuation, cut at a CUT_WORDS word (keeping the side next to the figure), and
+    without OPENING_WORDS at its start; start >= end when nothing is left."""
+    words = [(m.start(), m.end()) for m in SYLLABLE.finditer(text, start, end)]
+    cuts = [i for i, (s, e) in enumerate(words) if text[s:e].lower() in CUT_WORDS]
+    if cuts and words:
+        if end <= metric[0]:  # the span stands before its figure: keep what follows the last cut
+            start = words[cuts[-1]][1]
+        else:
+            end = words[cuts[0]][0]
+    piece = text[start:end]
+    start += len(piece) - len(EDGE_START.sub("", piece))
+    end -= len(piece) - len(EDGE_END.sub("", piece))
+    for s, e in words:
+        if s < start:
+            continue
+        if s != start or text[s:e].lower() not in OPENING_WORDS:
+            break
+        piece = text[e:end]
+        start = e + len(piece) - len(EDGE_START.sub("", piece))
+    return start, end
 
 
 def usable_indicator(text: str, span: tuple[int, int] | None, figures, names=()) -> bool:
