@@ -232,7 +232,7 @@ def trim_edges(text: str, start: int, end: int, metric: tuple[int, int]) -> tupl
     without OPENING_WORDS at its start; start >= end when nothing is left."""
     words = [(m.start(), m.end()) for m in SYLLABLE.finditer(text, start, end)]
     cuts = [i for i, (s, e) in enumerate(words) if text[s:e].lower() in CUT_WORDS]
-    if cuts and words:
+    if cuts:
         if end <= metric[0]:  # the span stands before its figure: keep what follows the last cut
             start = words[cuts[-1]][1]
         else:

@@ -136,7 +136,7 @@ class RuleRecognizer:
         # A multiple in words ("gần gấp ba lần", "khoảng hai lần"); "một lần" (once) and "lần thứ" count no measure.
         add("METRIC", "times-in-words", "pattern",
             rf"(?:{qualifier})?(?:gấp\s+)?(?:hai|ba|bốn|sáu|bảy|tám|chín|mười)\s+lần(?!\s+thứ{END})")
-                # A rate keeps its unit (guidelines v2): "41,5 thuê bao/100 dân", "12%/năm", "5.000 đến 8.000 đồng/kg".
+        # A rate keeps its unit (guidelines v2): "41,5 thuê bao/100 dân", "12%/năm", "5.000 đến 8.000 đồng/kg".
         word = r"[\p{L}\p{M}]+"
         rate = (rf"{NUM}(?:\s*%?\s*(?:-|–|đến)\s*{NUM})?(?:\s*%|\s*{word}(?:\s+{word})?)"
                 rf"(?:/{NUM}\s+{word}(?:\s+{word})?|(?:/(?:{'|'.join(RATE_PER)}))+)")
