@@ -119,6 +119,8 @@ def test_document(recognizer, text, expected):
         ("Chuyên viên Trung tâm Giải quyết thủ tục hành chính tỉnh Cà Mau hướng dẫn người dân",
          [("AGENCY", "Trung tâm Giải quyết thủ tục hành chính tỉnh Cà Mau")]),
         ("TTXVN - Để vượt qua khó khăn", [("AGENCY", "TTXVN")]),
+        # a body's name ends at the verb after it, leaving the figure whole
+        ("của Văn phòng Chính phủ đạt 82,6 điểm", [("AGENCY", "Văn phòng Chính phủ"), ("METRIC", "82,6 điểm")]),
         ("định hướng phát triển Chính phủ điện tử", []),
     ],
 )
