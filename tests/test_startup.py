@@ -5,9 +5,9 @@ before the start-up and throughput work, which did not change a byte of it; rege
 linker stopped using the first body year as a feature, and again when a default retrained with the v2 METRIC rules
 and the national cues was promoted, and again when the indicator's guideline rules and the wider dateline forms came
 with a retrained default (intended changes of output, in the facts issue; the second speed round, merged before
-them, left the file byte-identical), and again when "mô hình 4 lớp" stopped being a METRIC (guidelines v2) with a retrained default, and again when
-the linker learned to tell a review's year from the next period's tasks (a retrained default). A change
-that means to alter the output regenerates the file the same way and says so.
+them, left the file byte-identical), and again when "mô hình 4 lớp" stopped being a METRIC (guidelines v2) with a
+retrained default, and again when the linker learned to tell a review's year from the next period's tasks (a
+retrained default). A change that means to alter the output regenerates the file the same way and says so.
 """
 
 import json

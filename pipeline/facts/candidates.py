@@ -212,9 +212,9 @@ class DocumentView:
         index = self.paragraph_index(pos)
         return self.context.paragraphs[index] if index >= 0 else None
 
-    def date_cues(self, entity: EntitySpan) -> tuple[dict[str, float], bool, bool, bool, bool]:
+    def date_cues(self, entity: EntitySpan) -> tuple[dict[str, float], bool, bool, bool, bool, bool]:
         """What a DATE's own words say, whichever figure asks (once per DATE): its LEADS features, and whether it is a
-        baseline, a period, a precise date, and the date something was issued or published."""
+        baseline, a period, a precise date, the date something was issued or published, and in a question."""
         if entity.start not in self.date_words:
             text = self.text
             lead = text[max(0, entity.start - 14) : entity.start].lower()
@@ -233,12 +233,15 @@ class DocumentView:
             cut = STRONG_BREAK.search(after)
             if TARGET_WORDS.search(after[: cut.start()] if cut else after):
                 leads["follow=target"] = 1.0
+            host = self.sentence_of(entity.start)
             self.date_words[entity.start] = (
                 leads,
                 is_baseline(text, entity),
                 bool(lowered.startswith("giai đoạn") or YEAR_RANGE.search(entity.text)),
                 bool(PRECISE_DATE.match(lowered)),
                 bool(ISSUED.search(text[max(0, entity.start - 24) : entity.start].lower())),
+                # An interviewer's question names the period the answer's figures report ("kế hoạch năm 2020 ra sao?").
+                bool(host and text[host[0] : host[1]].rstrip().endswith("?")),
             )
         return self.date_words[entity.start]
 
@@ -530,7 +533,7 @@ def year_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[
         features = {"kind=mention": 1.0}
         region, located = position_features(doc, fig, span, "")
         features.update(located)
-        leads, baseline, period, precise, issued = doc.date_cues(entity)
+        leads, baseline, period, precise, issued, question = doc.date_cues(entity)
         features.update(leads)
         if baseline:
             features["baseline"] = 1.0
@@ -540,9 +543,7 @@ def year_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[
             features[f"period&region={region}"] = 1.0
         if precise:
             features["precise_date"] = 1.0
-        # An interviewer's question names the period the answer's figures report ("kế hoạch năm 2020 ra sao?").
-        host = doc.sentence_of(entity.start)
-        if host and text[host[0] : host[1]].rstrip().endswith("?"):
+        if question:
             features[f"question&region={region}"] = 1.0
         if issued:
             features["issued"] = 1.0

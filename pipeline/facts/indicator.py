@@ -237,17 +237,19 @@ def trim_edges(text: str, start: int, end: int, metric: tuple[int, int]) -> tupl
             start = words[cuts[-1]][1]
         else:
             end = words[cuts[0]][0]
-    piece = text[start:end]
-    start += len(piece) - len(EDGE_START.sub("", piece))
-    end -= len(piece) - len(EDGE_END.sub("", piece))
+    start, end = without_edge_punctuation(text, start, end)
     for s, e in words:
         if s < start:
             continue
         if s != start or text[s:e].lower() not in OPENING_WORDS:
             break
-        piece = text[e:end]
-        start = e + len(piece) - len(EDGE_START.sub("", piece))
+        start, end = without_edge_punctuation(text, e, end)
     return start, end
+
+
+def without_edge_punctuation(text: str, start: int, end: int) -> tuple[int, int]:
+    piece = text[start:end]
+    return start + len(piece) - len(EDGE_START.sub("", piece)), end - (len(piece) - len(EDGE_END.sub("", piece)))
 
 
 def usable_indicator(text: str, span: tuple[int, int] | None, figures, names=()) -> bool:
