@@ -4,6 +4,7 @@ import unicodedata
 import pytest
 
 import pipeline
+from pipeline.components import RULE_SPANS
 from pipeline.errors import InputError
 from pipeline.labels import LABEL_NAMES
 from pipeline.recognize.crf import example_text, shape, spans_to_tags, token_features
@@ -68,6 +69,23 @@ def test_tagging_only_the_features_the_model_knows_changes_no_tag_or_marginal(nl
     known = token_features(example.tokens, example.word_ids, rule_tags, model.attributes)
     assert known == [tuple(f for f in row if f in model.attributes) for row in everything] != everything
     assert model.tag(known) == model.tag(everything)
+
+
+def test_entity_tags_carry_crfsuites_marginal_and_outside_tags_none(nlp):
+    from pipeline.training_data import paragraph_examples
+
+    model = nlp.get_pipe("vipie_crf_recognizer").model
+    with nlp.select_pipes(enable=["vipie_layout", "vipie_word_segmenter", "vipie_rule_recognizer"]):
+        doc = pipeline.process(nlp, "Sở Thông tin và Truyền thông tỉnh Lào Cai triển khai 1.234 chữ ký số năm 2023.")
+    (example,) = paragraph_examples(doc)
+    rule_spans = [(s.start_char, s.end_char, s.label_) for s in doc.spans[RULE_SPANS]]
+    rule_tags = spans_to_tags(example.starts, example.ends, rule_spans)
+    features = token_features(example.tokens, example.word_ids, rule_tags, model.attributes)
+    tags, marginals = model.tag(features)
+    assert "O" in tags and any(tag != "O" for tag in tags)
+    for i, (tag, marginal) in enumerate(zip(tags, marginals)):
+        assert marginal == (0.0 if tag == "O" else model.tagger.marginal(tag, i))
+        assert tag == "O" or 0.0 < marginal <= 1.0
 
 
 def test_example_text_keeps_offsets():

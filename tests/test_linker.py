@@ -6,7 +6,8 @@ import shutil
 import pytest
 
 from pipeline.errors import ModelError
-from pipeline.facts.candidates import DocumentView, figure_view, province_candidates, year_candidates
+from pipeline.facts.candidates import (DocumentView, figure_view, innermost_open_brackets, province_candidates,
+                                       year_candidates)
 from pipeline.facts.indicator import (
     choose_indicator,
     list_item_previous,
@@ -421,3 +422,18 @@ def test_vipie_train_ships_the_learned_linker_in_the_model_folder(tmp_path):
     (model / "vipie_fact_linker" / LINKER_FILE).write_text("{", encoding="utf-8")
     with pytest.raises(ModelError, match="linker.json: its checksum differs from card.json"):
         pipeline.load(model)
+
+
+@pytest.mark.parametrize("text", ["", "abc", "(a (b) c) d", "x (y\nz) w", "a) (b (c", "((", "(x)(y)\n(z"])
+def test_innermost_open_bracket_of_every_position_as_read_character_by_character(text):
+    expected, opened = [], []
+    for char in text:
+        expected.append(opened[-1] if opened else -1)
+        if char == "(":
+            opened.append(len(expected) - 1)
+        elif char == ")" and opened:
+            opened.pop()
+        elif char == "\n":
+            opened.clear()
+    expected.append(opened[-1] if opened else -1)
+    assert innermost_open_brackets(text) == expected

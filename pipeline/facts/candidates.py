@@ -65,6 +65,7 @@ CLAUSE_BREAK = regex.compile(r"[.;:!?\n,]")
 STRONG_BREAK = regex.compile(r"[.;:!?\n]")  # punctuation stronger than a comma
 LIST_ITEM = regex.compile(r"\s*[(:]\s*")  # "Tây Ninh (58,4%)", "Tỷ lệ ...: 45%"
 NEAR_SUBJECT = regex.compile(r"[^.;()\n]{0,40}")
+BRACKET_OR_BREAK = regex.compile(r"[()\n]")
 YEAR_RANGE = regex.compile(r"\d{4}\s*[-–]\s*\d{4}")
 PRECISE_DATE = regex.compile(r"(?:ngày|tháng|quý|\d{1,2}[/-])")
 # A date that says when something was published or signed, not what period a figure measures.
@@ -300,17 +301,21 @@ def between_features(doc: DocumentView, fig: FigureView, span: tuple[int, int], 
 
 def innermost_open_brackets(text: str) -> list[int]:
     """For each position of `text` (and its end), where the innermost "(" still open there in its line stands, or
-    -1: one pass, so that every mention's bracket is a look-up."""
-    innermost, opened = [], []
-    for char in text:
-        innermost.append(opened[-1] if opened else -1)
-        if char == "(":
-            opened.append(len(innermost) - 1)
-        elif char == ")" and opened:
-            opened.pop()
-        elif char == "\n":
+    -1: one pass, so that every mention's bracket is a look-up. Only brackets and line breaks change it, so the
+    positions between two of them share one value."""
+    innermost, opened, pos = [], [], 0
+    for match in BRACKET_OR_BREAK.finditer(text):
+        at = match.start()
+        innermost += [opened[-1] if opened else -1] * (at + 1 - pos)
+        if text[at] == "(":
+            opened.append(at)
+        elif text[at] == ")":
+            if opened:
+                opened.pop()
+        else:
             opened.clear()
-    innermost.append(opened[-1] if opened else -1)
+        pos = at + 1
+    innermost += [opened[-1] if opened else -1] * (len(text) + 1 - pos)
     return innermost
 
 

@@ -127,13 +127,14 @@ class FactLinker:
         """One fact per METRIC entity, in text order."""
         facts = []
         fenced = comparison_segments(text, context.sentences)
+        own = self.own_province(text, entities, context)
         for metric in (e for e in entities if e.label == "METRIC"):
             sentence = enclosing(context.sentences, metric.start) or (metric.start, metric.end)
             clause = clause_of(text, sentence, metric.start)
             paragraph = enclosing(context.paragraphs, metric.start) or sentence
             parsed = parse_metric(metric.text, following=text[metric.end : metric.end + 12])
             indicator = indicator_span_of(text, metric, clause)
-            province = self.resolve_province(text, entities, metric, clause, sentence, paragraph, context, fenced)
+            province = self.resolve_province(text, entities, metric, clause, sentence, paragraph, own, fenced)
             year = self.resolve_year(text, entities, metric, clause, sentence, paragraph, context)
             score = (1.0 if parsed.value is not None else 0.3) * PROVINCE_WEIGHT[province.evidence] * YEAR_WEIGHT[year.evidence]
             facts.append(
@@ -181,8 +182,9 @@ class FactLinker:
         after = sorted((f for f in found if f[0] >= anchor), key=lambda f: f[0])
         return [resolved for _, resolved in before + after]
 
-    def resolve_province(self, text, entities, metric, clause, sentence, paragraph, context, fenced) -> Resolved:
-        """Clause, sentence, paragraph, title, metadata, in that order; `Resolved()` when nothing says.
+    def resolve_province(self, text, entities, metric, clause, sentence, paragraph, own: Resolved, fenced) -> Resolved:
+        """Clause, sentence, paragraph, then the document's `own` province (`own_province`: title, metadata, the only
+        one named), in that order; `Resolved()` when nothing says.
 
         `fenced` are the document's comparison segments (`comparison_segments`)."""
         clause_text = text[clause[0] : clause[1]].lower()
@@ -195,14 +197,11 @@ class FactLinker:
             if region == clause and any(marker in clause_text for marker in NATIONAL_MARKERS):
                 return Resolved(NATIONAL, "sentence")
         self_reference = any(marker in text[sentence[0] : sentence[1]].lower() for marker in SELF_MARKERS)
-        if self_reference:
-            own = self.own_province(text, entities, context)
-            if own.value:
-                return own
+        if self_reference and own.value:
+            return own
         named = self.provinces_in(entities, paragraph, metric.start, evidence="paragraph", fenced=fenced)
         if named:
             return named[0]
-        own = self.own_province(text, entities, context)
         if own.value or self_reference:
             return own
         bodies = [e for e in entities if e.label == "AGENCY" and sentence[0] <= e.start < sentence[1]

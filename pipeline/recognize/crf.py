@@ -254,8 +254,9 @@ class CrfModel:
         return cls(tagger, model_attributes(model_dir / MODEL_FILE))
 
     def tag(self, features: list[list[str]]) -> tuple[list[str], list[float]]:
-        """The best tag sequence and each tag's marginal probability."""
+        """The best tag sequence and each entity tag's marginal probability (0.0 for an "O" tag: entity scores
+        never read it, and most tags are "O")."""
         if not features:
             return [], []
         tags = self.tagger.tag(features)
-        return tags, [self.tagger.marginal(tag, i) for i, tag in enumerate(tags)]
+        return tags, [0.0 if tag == "O" else self.tagger.marginal(tag, i) for i, tag in enumerate(tags)]
