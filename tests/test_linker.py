@@ -310,6 +310,15 @@ def test_an_indicator_is_never_names_alone_nor_a_linking_verb_alone():
     assert usable_indicator(text, spans_of(text, ["chỉ số giảm"])[0], figures, names)
 
 
+def test_an_indicator_is_never_a_former_provinces_marker_nor_a_qualifier_alone():
+    text = "Tuyên Quang (cũ) đạt 99,2%; tốc độ 30 Mbps trở lên; 5 người trở lên."
+    figures = spans_of(text, ["99,2%", "30 Mbps", "5"])
+    names = spans_of(text, ["Tuyên Quang"])
+    assert not usable_indicator(text, spans_of(text, ["cũ"])[0], figures, names)
+    assert not usable_indicator(text, spans_of(text, ["trở lên"])[0], figures, names)
+    assert usable_indicator(text, spans_of(text, ["người trở lên"])[0], figures, names)
+
+
 def test_an_indicator_is_trimmed_of_opening_words_and_cut_at_another_clause():
     text = "Tỉnh có 946 hồ sơ nhưng mới có 20 hồ sơ trực tuyến, xếp thứ 10 về DTI."
     figure, second, rank = spans_of(text, ["946", "20", "thứ 10"])
