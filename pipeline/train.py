@@ -231,16 +231,19 @@ def select_crf(train: list, dev: list, grid: list[CrfSettings], folder: Path,
 
 
 def train_crf(train: list[Example], dev: list[Example], out_dir: Path, grid: list[CrfSettings], card: dict, *,
-              rule_features: bool = True, rule_labels: list[str] | None = None,
+              rule_features: bool = True, rule_labels: list[str] | None = None, refit: bool = False,
               report: Callable[[str], None] = silent) -> dict:
     """Train the CRF backend into a model folder, choosing its settings on dev; returns the dev scores of the CRF
-    alone (strict IOB2) of the chosen setting and the selection (every setting with its dev F1).
+    alone (strict IOB2) of the chosen setting, fitted on train (held-out scores), and the selection (every setting
+    with its dev F1). With `refit`, the model written is the chosen setting fitted again on train and dev together.
 
     Args:
         grid: the settings to choose among (`crf_grid`); more than one needs dev examples.
         rule_features: whether the rule recognizer's tags are features (off: the CRF reads the text alone).
         rule_labels: the rule recognizer's labels merged with the CRF's spans in extraction; None: all of them
             when the training labels are among the rules' (vipie's label set), none otherwise (`merged_rule_labels`).
+        refit: after the choice, fit the chosen setting on train and dev together (a model that learns from every
+            writer it is given; its dev scores are then no longer held out).
         report: receives a line per step, for progress on a terminal.
 
     Raises:
@@ -262,9 +265,16 @@ def train_crf(train: list[Example], dev: list[Example], out_dir: Path, grid: lis
     report(f"features of {len(train)} train and {len(dev)} dev examples in {time.perf_counter() - started:.1f} s")
     with tempfile.TemporaryDirectory() as tmp:
         best, rows = select_crf(train_sequences, dev_sequences, grid, Path(tmp), report)
+        chosen_folder = Path(tmp) / str(best)
+        if refit and dev:
+            chosen = grid[best]
+            report(f"fitting the chosen setting again on {len(train)} train and {len(dev)} dev examples")
+            CrfModel.train(train_sequences + dev_sequences, Path(tmp) / "refit", chosen.c1, chosen.c2,
+                           chosen.max_iterations)
+            chosen_folder = Path(tmp) / "refit"
         config = {CRF_COMPONENT: {"rule_labels": merged, "rule_features": rule_features}}
         nlp = build_pipeline("crf", config)
-        nlp.get_pipe(CRF_COMPONENT).use_model_file(Path(tmp) / str(best) / MODEL_FILE)
+        nlp.get_pipe(CRF_COMPONENT).use_model_file(chosen_folder / MODEL_FILE)
         if out_dir.exists():
             shutil.rmtree(out_dir)
         nlp.to_disk(out_dir, exclude=["vocab"])
@@ -276,7 +286,8 @@ def train_crf(train: list[Example], dev: list[Example], out_dir: Path, grid: lis
         metrics["selection"] = {"criterion": "dev strict micro-F1 of the CRF alone", "chosen": asdict(chosen),
                                 "grid": [{k: v for k, v in row.items() if k != "dev_scores"} for row in rows]}
     write_card(out_dir, {"backend": "crf", "labels": labels, "params": asdict(chosen), "rule_features": rule_features,
-                         "rule_labels_merged": merged, "train_examples": len(train), "dev_examples": len(dev), **card,
+                         "rule_labels_merged": merged, "train_examples": len(train), "dev_examples": len(dev),
+                         "fit_on": "train+dev" if refit and dev else "train", **card,
                          "metrics": metrics})
     return metrics
 

@@ -5,7 +5,9 @@
 
 Every score is oracle linking: gold entities in, so the table measures the linker alone (`vipie evaluate
 --model` gives end-to-end figures). The learned linker is trained on the train split only; the learning
-curve trains it on the first 25/50/100% of the train documents in a fixed order (SHA-1 of the id).
+curve trains it on the first 25/50/100% of the train documents in a fixed order (SHA-1 of the id). One more
+run fits it on train and dev together, as `params.yaml` ships it (`fit_on: train+dev`), and is scored on
+test_writer and the seeds only.
 `--variants` adds the candidate settings to choose among on dev (regularisation, rule features off).
 `--by-writer` adds leave-one-writer-out cross-validation over the writers of train and dev (the writer is
 the document id without its number): each writer is scored by a linker trained on all the others, so a
@@ -123,6 +125,13 @@ def main() -> None:
                 runs[name] = train(linker, train_docs, c, drop, folder)
         results = {name: {split: scores(linker, learned, structured[split]) for split in EVALUATED if structured.get(split)}
                    for name, learned in runs.items()}
+        train_and_dev = structured["train"] + structured.get("dev", [])
+        folder = Path(tmp) / "train_and_dev"
+        folder.mkdir()
+        shipped = train(linker, train_and_dev, args.c, False, folder)
+        results[f"learned train+dev ({len(train_and_dev)} docs)"] = {
+            split: scores(linker, shipped, structured[split]) for split in EVALUATED
+            if split != "dev" and structured.get(split)}
         if args.by_writer:
             folds = Path(tmp) / "by_writer"
             folds.mkdir()

@@ -7,7 +7,7 @@ import pipeline
 from pipeline.components import RULE_SPANS
 from pipeline.errors import InputError
 from pipeline.labels import LABEL_NAMES
-from pipeline.recognize.crf import example_text, shape, spans_to_tags, token_features
+from pipeline.recognize.crf import MODEL_FILE, example_text, model_attributes, shape, spans_to_tags, token_features
 from pipeline.recognize.merge import SourcedSpan, merge_spans, merged_rule_labels, tags_to_spans
 from pipeline.train import crf_grid, crf_sequences, read_examples, train_crf
 from pipeline.training_data import Example, entity_labels, read_conll, tag_names, to_dataset_dict
@@ -156,6 +156,42 @@ def test_train_crf_writes_a_model_that_extracts(tmp_path):
     assert all(e._.source for e in doc.ents)
     card = json.loads((tmp_path / "model" / "card.json").read_text(encoding="utf-8"))
     assert card["backend"] == "crf" and card["labels"][0] == "AGENCY"
+
+
+@pytest.mark.slow
+def test_refit_keeps_the_held_out_choice_and_learns_from_dev_too(tmp_path):
+    examples = read_examples([toy_gold(tmp_path, 8)], {}, [])
+    train, dev = examples[:6], examples[6:]
+    grid = crf_grid([0.0], [0.01, 1.0], [30])
+    held = train_crf(train, dev, tmp_path / "held", grid, {})
+    refit = train_crf(train, dev, tmp_path / "refit", grid, {}, refit=True)
+    assert refit == held  # the scores and the choice are those of the settings fitted on train alone
+
+    def attributes(folder):
+        return model_attributes(folder / "vipie_crf_recognizer" / MODEL_FILE)
+
+    dev_only = {a for a in attributes(tmp_path / "refit") - attributes(tmp_path / "held") if "an7" in a.lower()}
+    assert dev_only  # "An7" is written in a dev document only
+    card = json.loads((tmp_path / "refit" / "card.json").read_text(encoding="utf-8"))
+    assert (card["fit_on"], card["params"]) == ("train+dev", held["selection"]["chosen"])
+    assert json.loads((tmp_path / "held" / "card.json").read_text(encoding="utf-8"))["fit_on"] == "train"
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--fit-on", "all"], "--fit-on 'all': choose train or train+dev"),
+    (["--fit-on", "train+dev"], "--fit-on train+dev and no dev examples"),
+    (["--fit-on", "train+dev", "--backend", "transformer"], "--fit-on train+dev is for the CRF backend"),
+])
+def test_fit_on_is_checked_in_one_line_before_anything_is_written(tmp_path, monkeypatch, capsys, options, message):
+    from pipeline.cli import main
+
+    monkeypatch.setattr("sys.argv", ["vipie", "train", "--train", str(toy_gold(tmp_path)), "--out",
+                                     str(tmp_path / "model"), *options])
+    with pytest.raises(SystemExit) as exit_status:
+        main()
+    lines = capsys.readouterr().err.splitlines()
+    assert exit_status.value.code == 2 and lines[-1].startswith(f"vipie: error: {message}")
+    assert not (tmp_path / "model").exists()
 
 
 def test_conll_word_ids_come_from_the_segmentation_extraction_reads(tmp_path):

@@ -79,6 +79,9 @@ def train(
                            "on dev."),
     max_iterations: str = typer.Option("200", "--max-iterations", help="CRF L-BFGS iterations; several, "
                                        "comma-separated, are chosen among on dev."),
+    fit_on: str = typer.Option("train", "--fit-on", help="What the model written learns from: train (dev stays held "
+                               "out), or train+dev (CRF backend: the settings are chosen on dev, then the chosen "
+                               "CRF and the fact linker are fitted on train and dev together)."),
     rule_features: bool = typer.Option(True, "--rule-features/--no-rule-features",
                                        help="CRF: the rule recognizer's tags as features (off: the text alone)."),
     base_model: str = typer.Option("xlm-roberta-base", "--base-model", help="Transformer: hub id or local folder."),
@@ -117,6 +120,10 @@ def train(
 
     if backend not in ("crf", "transformer"):
         raise InputError(f"--backend {backend!r}: choose crf or transformer")
+    if fit_on not in ("train", "train+dev"):
+        raise InputError(f"--fit-on {fit_on!r}: choose train or train+dev")
+    if fit_on == "train+dev" and backend != "crf":
+        raise InputError("--fit-on train+dev is for the CRF backend; a transformer keeps dev for its own scores")
     if linker not in ("learned", "cross-encoder", "rules"):
         raise InputError(f"--linker {linker!r}: choose learned, cross-encoder or rules")
     if (linker == "cross-encoder") != bool(linker_base_model):
@@ -160,9 +167,13 @@ def train(
         linker_dev = [doc for path in dev_files if path.suffix == ".jsonl" for doc in read_gold_documents(path)]
     for problem in problems:
         print(f"vipie: {problem}")
+    refit = fit_on == "train+dev"
+    if refit and not dev_examples:
+        raise InputError("--fit-on train+dev and no dev examples; give --dev files or a dataset with a dev split")
     card = {**source, "alignment_problems": len(problems), "seed": seed}
     if backend == "crf":
-        metrics = train_crf(train_examples, dev_examples, out, grid, card, rule_features=rule_features, report=report)
+        metrics = train_crf(train_examples, dev_examples, out, grid, card, rule_features=rule_features, refit=refit,
+                            report=report)
     else:
         from pipeline.recognize.transformer import train_transformer
 
@@ -171,7 +182,9 @@ def train(
                                     batch_size=batch_size, seed=seed, device=device, max_steps=max_steps, card=card)
     if linker != "rules":
         report("training the fact linker")
-        metrics["linker"] = attach_linker(out, linker_train, linker_dev, linker_c, seed, cross_encoder)
+        # Fitted on dev too, the linker has no held-out dev figures to report.
+        metrics["linker"] = (attach_linker(out, linker_train + linker_dev, [], linker_c, seed, cross_encoder) if refit
+                             else attach_linker(out, linker_train, linker_dev, linker_c, seed, cross_encoder))
         write_card(out, {**read_card(out), "metrics": metrics})
     if metrics_out:
         metrics_out.parent.mkdir(parents=True, exist_ok=True)
