@@ -90,6 +90,8 @@ def test_dvc_repro_status_and_param_change(tmp_path):
         assert report["facts"]["indicator_span"]["facts"] > 0
     train = json.loads((clone / "metrics" / "train.json").read_text(encoding="utf-8"))
     assert train["dev_linker_year"] > 0 and {"chosen_c1", "chosen_c2", "dev_ner_f1"} <= set(train)
+    card = json.loads((clone / "models" / "trained" / "card.json").read_text(encoding="utf-8"))
+    assert card["fit_on"] == "train+dev" and card["metrics"]["linker"]["dev_oracle_fit_on"] == "train"
     assert (clone / "plots" / "evaluate" / "confusion.json").is_file()
     page = (clone / "plots" / "evaluate.html").read_text(encoding="utf-8")
     assert "<script src=" not in page and "Plotly.newPlot" in page

@@ -355,7 +355,7 @@ def test_later_items_of_a_list_share_the_first_items_indicator():
     nothing = ["O"] * len(tokens)
     assert choose_indicator(text, figures[1], tokens, nothing, None, figures, names, {figures[0]: indicator}) == indicator
     # with no indicator for the first item, the list item is an ordinary figure: the rule span stands in
-    rule = spans_of(text, ["(cũ)"])[0]
+    rule = spans_of(text, ["hồ sơ trực tuyến"])[0]
     assert choose_indicator(text, figures[1], tokens, nothing, rule, figures, names, {figures[0]: None}) == rule
 
 
