@@ -19,7 +19,7 @@ def vipie(*args, cwd=None):
 @pytest.mark.slow
 def test_extract_seeds_passes_the_contract_check(tmp_path):
     out = tmp_path / "seeds.jsonl"
-    result = vipie("extract", SEEDS, "--out", out, "--out", tmp_path / "seeds.duckdb")
+    result = vipie("extract", SEEDS, "--out", out, "--out", tmp_path / "seeds.duckdb", "--out", tmp_path / "seeds.parquet")
     assert result.returncode == 0, result.stderr
     assert "documents" in result.stderr and "syllables / second" in result.stderr
     check = subprocess.run([sys.executable, CHECK_CONTRACT, out], capture_output=True, text=True)
@@ -27,6 +27,15 @@ def test_extract_seeds_passes_the_contract_check(tmp_path):
     assert check.stdout.strip().endswith("0 problems")
     assert [json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines()] == [
         p.stem for p in sorted(SEEDS.glob("*.txt"))]
+    # The process ends without tearing down the interpreter (`leave_without_teardown`): every output is whole.
+    import duckdb
+
+    facts = sum(len(json.loads(line)["facts"]) for line in out.read_text(encoding="utf-8").splitlines())
+    with duckdb.connect(str(tmp_path / "seeds.duckdb"), read_only=True) as db:
+        assert db.execute("select count(*) from facts").fetchone()[0] == facts
+    with duckdb.connect() as db:
+        parquet = tmp_path / "seeds.parquet" / "facts.parquet"
+        assert db.execute(f"select count(*) from read_parquet('{parquet}')").fetchone()[0] == facts
 
 
 @pytest.mark.slow

@@ -4,6 +4,8 @@ Errors the user can fix (`VipieError`) print one line on stderr and exit with
 status 2; anything else is a bug and keeps its traceback.
 """
 
+import atexit
+import os
 import sys
 
 import typer
@@ -38,3 +40,18 @@ def main() -> None:
     except VipieError as exc:
         print(f"vipie: error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except SystemExit as exc:
+        if exc.code in (0, None) and sys.argv[1:2] == ["extract"] and "ray" not in sys.modules:
+            leave_without_teardown()
+        raise
+
+
+def leave_without_teardown() -> None:
+    """End a finished local `vipie extract` now. Its outputs are closed and its workers have exited; what is left
+    is the interpreter freeing the loaded models object by object, about a third of a second, a fifth of the whole
+    process on one article. The exit handlers still run and the standard streams are flushed. A Ray run (its
+    driver has finalizers of its own) and any failure take the normal way out."""
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
