@@ -287,6 +287,43 @@ def trained(tmp_path_factory):
     return folder, linker, learned
 
 
+# Trains the linker on GOLD_DOCS and a sentence whose words cross several INDICATOR_STOPS on the way to the
+# figure, into the folder given; run under different PYTHONHASHSEED values.
+TRAIN_IN_A_PROCESS = """import sys
+from pathlib import Path
+from pipeline.facts.learned import train_linker
+from pipeline.facts.link import FactLinker
+from pipeline.provinces import default_resolver
+from pipeline.train import layout_contexts
+from tests.test_linker import GOLD_DOCS, document
+crossing = document("Tỷ lệ hồ sơ được xử lý đúng hạn trên Cổng đã đạt 97% và còn 3% chưa hoàn thành.",
+                    [("METRIC", "97%"), ("METRIC", "3%")],
+                    facts=[{"metric": {"start": 49, "end": 52}, "province": None, "year": None,
+                            "indicator_span": {"start": 0, "end": 31}},
+                           {"metric": {"start": 60, "end": 62}, "province": None, "year": None,
+                            "indicator_span": None}])
+train_linker(layout_contexts(GOLD_DOCS + [crossing]), FactLinker(default_resolver()), Path(sys.argv[1]))
+"""
+
+
+@pytest.mark.slow
+def test_training_the_linker_writes_the_same_files_whatever_the_hash_seed(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    written = []
+    for seed in ("1", "2", "3"):
+        folder = tmp_path / seed
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(REPO)}
+        subprocess.run([sys.executable, "-c", TRAIN_IN_A_PROCESS, str(folder)], check=True, env=env, cwd=REPO,
+                       timeout=300)
+        written.append(((folder / INDICATOR_FILE).read_bytes(), (folder / LINKER_FILE).read_bytes()))
+    assert written[0] == written[1] == written[2]
+
+
 def refined(learned, linker):
     out = []
     for gold, context in layout_contexts(GOLD_DOCS):

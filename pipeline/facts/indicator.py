@@ -115,7 +115,7 @@ def crossed_strings(side: str, punct: int, nearest: str | None, colon: bool, fig
         crossed.append(f"colon_crossed={side}")
     if figure:
         crossed.append(f"figure_crossed={side}")
-    crossed.extend(f"crossed={side}{w}" for w in stops)
+    crossed.extend(f"crossed={side}{w}" for w in sorted(stops))  # in one order: crfsuite numbers attributes as met
     return f"punct={side}{min(punct, 2)}", tuple(crossed)
 
 
