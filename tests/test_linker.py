@@ -483,3 +483,42 @@ def test_innermost_open_bracket_of_every_position_as_read_character_by_character
             opened.clear()
     expected.append(opened[-1] if opened else -1)
     assert innermost_open_brackets(text) == expected
+
+
+@pytest.mark.parametrize("text, spans, figure, national", [
+    # guidelines v2: a ministry's own figure, the country's average beside a province's, a count of provinces
+    ("Ở khối bộ, ngành, Bộ Tài chính dẫn đầu với 96,3%.", [("AGENCY", "Bộ Tài chính"), ("METRIC", "96,3%")], "96,3%", True),
+    ("Bảo hiểm xã hội Việt Nam đạt 100% hồ sơ trực tuyến.", [("AGENCY", "Bảo hiểm xã hội Việt Nam"), ("METRIC", "100%")],
+     "100%", True),
+    ("Bạc Liêu đạt 27,5% và mức trung bình của cả nước là khoảng 22%.",
+     [("LOCATION", "Bạc Liêu"), ("METRIC", "27,5%"), ("METRIC", "khoảng 22%")], "khoảng 22%", True),
+    ("Bạc Liêu đạt 27,5% và mức trung bình của cả nước là khoảng 22%.",
+     [("LOCATION", "Bạc Liêu"), ("METRIC", "27,5%"), ("METRIC", "khoảng 22%")], "27,5%", False),
+    # a rank's "cả nước" belongs to the ranked province, and so does what its sentence goes on to count
+    ("Bắc Ninh đứng thứ hai cả nước; 1.152 dịch vụ được cung cấp.",
+     [("LOCATION", "Bắc Ninh"), ("METRIC", "thứ hai"), ("METRIC", "1.152")], "1.152", False),
+    ("Tỉnh là một trong những địa phương đầu tiên của cả nước cấp sổ cho 1,1 triệu người.",
+     [("METRIC", "1,1 triệu")], "1,1 triệu", False),
+    ("Bộ phận một cửa xã Tân Trung tiếp nhận 1.028 hồ sơ của cả nước.",
+     [("AGENCY", "Bộ phận một cửa xã Tân Trung"), ("METRIC", "1.028")], "1.028", False),
+])
+def test_a_national_subject_is_the_country_or_a_ministry_leading_to_the_figure_with_nothing_local(
+        text, spans, figure, national):
+    provinces, _ = candidates_of(text, spans, figure)
+    national_candidates = by_value(provinces, NATIONAL)
+    assert bool(national_candidates and "national_subject" in national_candidates[0].features) == national
+
+
+def test_a_count_of_provinces_and_a_rank_among_them_are_told_apart():
+    provinces, _ = candidates_of("Yên Bái xếp thứ 44/63 tỉnh, thành phố.", [("LOCATION", "Yên Bái"), ("METRIC", "44/63")],
+                                 "44/63")
+    features = by_value(provinces, NATIONAL)[0].features
+    assert "province_count:rank" in features and "province_count" not in features
+
+
+def test_a_one_stop_desk_is_no_ministry():
+    text = "Bộ phận một cửa tiếp nhận 1.028 hồ sơ."
+    gold, context = layout_contexts([document(text, [("AGENCY", "Bộ phận một cửa"), ("METRIC", "1.028")])])[0]
+    entities = [EntitySpan(e["start"], e["end"], e["label"], e["text"]) for e in gold["entities"]]
+    facts = FactLinker(default_resolver()).link_facts(text, entities, context)
+    assert facts[0]["province"] is None  # a ministry ("Bộ ...") would have made it Việt Nam

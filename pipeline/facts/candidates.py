@@ -52,6 +52,18 @@ NATIONAL_WORDS = regex.compile(r"(?<![\p{L}])(?:cả nước|toàn quốc|quốc
                                regex.IGNORECASE)
 # An average over provinces is the country's figure ("mức trung bình của cả nước", "DTI trung bình cấp tỉnh").
 NATIONAL_AGGREGATE = regex.compile(r"(?<![\p{L}])(?:trung bình|bình quân)(?![\p{L}])", regex.IGNORECASE)
+# A rank's word right before the figure: "xếp thứ [44/63] tỉnh" ranks a province, "[43/63] tỉnh" counts provinces.
+RANKED = regex.compile(r"(?<![\p{L}])(?:thứ|hạng|xếp|vị trí|top)\s*$", regex.IGNORECASE)
+# Words naming the country or its ministries as a subject ("Ở khối bộ, ngành, ...", "Ở cấp quốc gia, ...").
+NATIONAL_SUBJECT_WORDS = regex.compile(
+    r"(?<![\p{L}])(?:cả nước|toàn quốc|cấp quốc gia|khối bộ|cơ quan ngang bộ|(?:của|các) \d+ tỉnh)(?![\p{L}])",
+    regex.IGNORECASE)
+# The province or district itself as a subject ("Tỉnh cũng là ...", "từ tỉnh đến 152 xã"), not a count of them
+# ("63 tỉnh, thành phố", "các tỉnh").
+LOCAL_WORDS = regex.compile(r"(?<![\p{L}])(?<!(?:\d|các|những)\s)(?:tỉnh|huyện)(?![\p{L}])(?!,?\s*thành|/)",
+                            regex.IGNORECASE)
+# "cả nước" right after a figure belongs to that figure's rank ("đứng [thứ hai] cả nước; ...").
+RANK_SCOPE = regex.compile(r"\W*(?:cả nước|toàn quốc)(?![\p{L}])", regex.IGNORECASE)
 RANK_CUES = regex.compile(r"(?<![\p{L}])(?:xếp|đứng|vị trí|xếp hạng|thứ|top|tăng|giảm|bậc)(?![\p{L}])", regex.IGNORECASE)
 DISTANCE_BUCKETS = (0, 2, 5, 10, 20, 40, 80)
 # Region of a chosen mention → the evidence name written in its fact.
@@ -154,6 +166,9 @@ class DocumentView:
         self.date_words: dict[int, tuple] = {}
         self.indicator_tokens: dict = {}  # the indicator CRF's strings of each token (pipeline.facts.indicator)
         self.sentence_tokens: dict = {}  # each sentence's tokens, for its other figures (pipeline.facts.indicator)
+        self.bodies_and_places = sorted((e for e in self.entities if e.label in ("AGENCY", "LOCATION")),
+                                        key=lambda e: e.start)
+        self.body_and_place_starts = [e.start for e in self.bodies_and_places]
         self.province_mentions = [(e, province) for e in self.entities if e.label in ("LOCATION", "AGENCY")
                                   for province in [self.linker.province_of_entity(e)] if province]
 
@@ -442,7 +457,8 @@ def national_cues(doc: DocumentView, fig: FigureView) -> tuple[dict[str, float],
     elif NATIONAL_WORDS.search(sentence_text):
         cues["national_marker:sentence"] = 1.0
     if PROVINCE_COUNT.match(text[metric.end : fig.clause[1]]):
-        cues["province_count"] = 1.0
+        ranked = RANKED.search(text[fig.clause[0] : metric.start])
+        cues["province_count:rank" if ranked else "province_count"] = 1.0
     bodies = [e for e in doc.entities if e.label == "AGENCY" and fig.sentence[0] <= e.start < fig.sentence[1]
               and NATIONAL_BODY.match(e.text)]
     if bodies:
@@ -458,7 +474,42 @@ def national_cues(doc: DocumentView, fig: FigureView) -> tuple[dict[str, float],
         cues["aggregate:sentence"] = 1.0
     if doc.national_document:
         cues["national_document"] = 1.0
+    if national_subject(doc, fig):
+        cues["national_subject"] = 1.0
     return cues, bodies
+
+
+def national_body(entity: EntitySpan) -> bool:
+    """A ministry, the government or a national body ("Bảo hiểm xã hội Việt Nam", "Ban Cơ yếu Chính phủ")."""
+    return entity.label == "AGENCY" and bool(NATIONAL_BODY.match(entity.text) or entity.text.endswith(
+        ("Chính phủ", "Việt Nam")))
+
+
+def national_subject(doc: DocumentView, fig: FigureView) -> bool:
+    """Whether the words leading to the figure name the country, its ministries or all provinces and nothing local
+    (a province, a local body, "tỉnh ta"): from its sentence's start, or from the figure before it in that sentence
+    ("..., trong khi Bạc Liêu đạt 27,5% và mức trung bình của cả nước là [22%]"). Guidelines v2: such a figure is the
+    country's own."""
+    metric = fig.metric
+    text = doc.text
+    start = max(fig.sentence[0], text.rfind(";", fig.sentence[0], metric.start) + 1)
+    before = bisect_left(doc.figure_starts, metric.start)
+    previous = doc.figures_sorted[before - 1] if before else None
+    leads = [start]
+    if previous and previous[0] >= start:
+        scope = RANK_SCOPE.match(text, previous[1])
+        leads.append(scope.end() if scope else previous[1])
+    for lead_start in leads:
+        lead = text[lead_start : metric.start]
+        inside = doc.bodies_and_places[bisect_left(doc.body_and_place_starts, lead_start):
+                                       bisect_left(doc.body_and_place_starts, metric.start)]
+        bodies = [e for e in inside if national_body(e)]
+        local = any(e not in bodies and e.text != NATIONAL for e in inside)
+        if local or LOCAL_WORDS.search(lead) or any(marker in lead.lower() for marker in SELF_MARKERS):
+            continue
+        if bodies or NATIONAL_SUBJECT_WORDS.search(lead):
+            return True
+    return False
 
 
 def province_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[Candidate]:

@@ -26,7 +26,7 @@ COMPARISON_MARKERS = regex.compile(
 # A figure that counts provinces is about the country ("63/63 tỉnh, thành phố", "19/63 địa phương").
 PROVINCE_COUNT = regex.compile(r"^\s*(?:tỉnh,?\s*thành(?:\s*phố)?|tỉnh/thành(?:\s*phố)?|địa phương)\b", regex.IGNORECASE)
 # Bodies whose own figures are national when the text gives no province of its own.
-NATIONAL_BODY = regex.compile(r"^(?:Bộ|Chính phủ|Văn phòng Chính phủ|Thủ tướng|Quốc hội|Cục|Tổng cục)\b")
+NATIONAL_BODY = regex.compile(r"^(?:Bộ(?! phận)|Chính phủ|Văn phòng Chính phủ|Thủ tướng|Quốc hội|Cục|Tổng cục)\b")
 NOW_MARKERS = ("đến nay", "hiện nay", "năm nay")
 BASELINE_MARKER = "so với"
 TARGET_MARKERS = ("phấn đấu", "mục tiêu", "chỉ tiêu", "kế hoạch", "đặt ra", "phải", "cần", "sẽ", "hướng tới",
