@@ -148,7 +148,9 @@ def test_an_annotator_corrects_a_task_in_the_browser_and_the_gold_has_it(label_s
     # Correct a span: the INDICATOR "hồ sơ trực tuyến mức độ 4" ends at "trực tuyến" (drag its right handle).
     indicator_start = offsets("hồ sơ trực tuyến mức độ 4")[0]
     page.click(region(indicator_start))
-    handle = page.locator(f"{region(indicator_start)} .__resize_right").bounding_box()
+    handle = page.locator(f"{region(indicator_start)} .__resize_right")
+    handle.wait_for(timeout=30_000)  # the handles are drawn once the click has selected the region
+    handle = handle.bounding_box()
     drag(page, {"x": handle["x"] + handle["width"] / 2, "y": handle["y"] + handle["height"] / 2},
          fragment_edge(page, "trực tuyến", "right"))
     assert page.locator(region(indicator_start)).get_attribute("data-end") == str(offsets("hồ sơ trực tuyến")[1])

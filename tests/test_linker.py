@@ -522,3 +522,33 @@ def test_a_one_stop_desk_is_no_ministry():
     entities = [EntitySpan(e["start"], e["end"], e["label"], e["text"]) for e in gold["entities"]]
     facts = FactLinker(default_resolver()).link_facts(text, entities, context)
     assert facts[0]["province"] is None  # a ministry ("Bộ ...") would have made it Việt Nam
+
+
+@pytest.mark.parametrize("text, spans, figure, unnamed", [
+    ("Hải Phòng đạt 0,52 điểm, trong khi địa phương xếp cuối chỉ đạt khoảng 0,19 điểm.",
+     [("LOCATION", "Hải Phòng"), ("METRIC", "0,52 điểm"), ("METRIC", "khoảng 0,19 điểm")], "khoảng 0,19 điểm", True),
+    ("Hải Phòng đạt 0,52 điểm, trong khi địa phương xếp cuối chỉ đạt khoảng 0,19 điểm.",
+     [("LOCATION", "Hải Phòng"), ("METRIC", "0,52 điểm"), ("METRIC", "khoảng 0,19 điểm")], "0,52 điểm", False),
+    ("Ngược lại, có 18 tỉnh tỷ lệ dưới 2%.", [("METRIC", "dưới 2%")], "dưới 2%", True),
+    ("Một số địa phương như Cao Bằng, Hà Giang có điểm dưới 60.",
+     [("LOCATION", "Cao Bằng"), ("LOCATION", "Hà Giang"), ("METRIC", "dưới 60")], "dưới 60", True),
+    ("Toàn quốc có 43/63 tỉnh đạt trên 80%.", [("METRIC", "43/63"), ("METRIC", "trên 80%")], "trên 80%", False),
+])
+def test_provinces_left_unnamed_tell_the_null_candidate(text, spans, figure, unnamed):
+    provinces, _ = candidates_of(text, spans, figure)
+    assert ("unnamed_subject" in by_value(provinces, None, "null")[0].features) == unnamed
+
+
+def test_a_related_articles_list_is_marked_for_its_own_figures_and_for_the_bodys():
+    text = ("Bình Phước đẩy mạnh dịch vụ công\nTỉnh có 90% hồ sơ trực tuyến năm 2024.\n"
+            "Tin liên quan\n- Đồng Nai: 100% xã kết nối mạng năm 2023\nKim Phượng")
+    spans = [("LOCATION", "Bình Phước"), ("METRIC", "90%"), ("DATE", "năm 2024"), ("LOCATION", "Đồng Nai"),
+             ("METRIC", "100%"), ("DATE", "năm 2023")]
+    provinces, years = candidates_of(text, spans, "90%")
+    assert "related_news" in by_value(provinces, "Đồng Nai")[0].features  # a headline's place, seen from the body
+    assert "related_news" not in by_value(provinces, "Bình Phước", "mention")[0].features
+    assert "related_news" not in by_value(years, 2024)[0].features
+    provinces, years = candidates_of(text, spans, "100%")
+    assert "kind=null&fig:related_news" in by_value(years, None)[0].features
+    assert "related_news" not in by_value(provinces, "Đồng Nai")[0].features  # the headline's own place
+    assert "related_news" not in by_value(years, 2023)[0].features

@@ -64,6 +64,13 @@ LOCAL_WORDS = regex.compile(r"(?<![\p{L}])(?<!(?:\d|các|những)\s)(?:tỉnh|hu
                             regex.IGNORECASE)
 # "cả nước" right after a figure belongs to that figure's rank ("đứng [thứ hai] cả nước; ...").
 RANK_SCOPE = regex.compile(r"\W*(?:cả nước|toàn quốc)(?![\p{L}])", regex.IGNORECASE)
+# Provinces left unnamed ("một số địa phương", "có 18 tỉnh", "địa phương xếp cuối"): their figure has no province.
+UNNAMED_PROVINCES = regex.compile(
+    r"(?<![\p{L}])(?:(?:một số|nhiều|một|có|những)\s+(?:\d+\s+)?(?:tỉnh|địa phương|thành phố)|"
+    r"địa phương (?:xếp cuối|thấp nhất|đứng cuối|cuối bảng))(?![\p{L}])", regex.IGNORECASE)
+# A site's list of related articles after the body: their headlines' figures, places and dates are not the body's.
+RELATED_NEWS = regex.compile(r"^[ \t]*(?:Tin liên quan|Xem thêm|Bài liên quan|Đọc thêm|Tin cùng chuyên mục)(?![\p{L}])",
+                             regex.MULTILINE | regex.IGNORECASE)
 RANK_CUES = regex.compile(r"(?<![\p{L}])(?:xếp|đứng|vị trí|xếp hạng|thứ|top|tăng|giảm|bậc)(?![\p{L}])", regex.IGNORECASE)
 DISTANCE_BUCKETS = (0, 2, 5, 10, 20, 40, 80)
 # Region of a chosen mention → the evidence name written in its fact.
@@ -169,6 +176,8 @@ class DocumentView:
         self.bodies_and_places = sorted((e for e in self.entities if e.label in ("AGENCY", "LOCATION")),
                                         key=lambda e: e.start)
         self.body_and_place_starts = [e.start for e in self.bodies_and_places]
+        related = RELATED_NEWS.search(self.text, self.context.title[1] if self.context.title else 0)
+        self.related_news_start = related.start() if related else len(self.text)
         self.province_mentions = [(e, province) for e in self.entities if e.label in ("LOCATION", "AGENCY")
                                   for province in [self.linker.province_of_entity(e)] if province]
 
@@ -418,6 +427,8 @@ def figure_features(doc: DocumentView, fig: FigureView) -> dict[str, float]:
         features["fig:early_paragraph"] = 1.0
     if doc.in_title(fig.metric.start):
         features["fig:in_title"] = 1.0
+    if fig.metric.start >= doc.related_news_start:
+        features["fig:related_news"] = 1.0
     before = text[fig.sentence[0] : fig.metric.start]
     if TARGET_WORDS.search(before):
         features["fig:target_cue"] = 1.0
@@ -512,6 +523,17 @@ def national_subject(doc: DocumentView, fig: FigureView) -> bool:
     return False
 
 
+def unnamed_subject(doc: DocumentView, fig: FigureView) -> bool:
+    """Whether the words leading to the figure, since its sentence, a semicolon or the figure before it, speak of
+    provinces left unnamed ("trong khi địa phương xếp cuối chỉ đạt [0,19 điểm]")."""
+    metric = fig.metric
+    start = max(fig.sentence[0], doc.text.rfind(";", fig.sentence[0], metric.start) + 1)
+    before = bisect_left(doc.figure_starts, metric.start)
+    if before and doc.figures_sorted[before - 1][0] >= start:
+        start = doc.figures_sorted[before - 1][1]
+    return bool(UNNAMED_PROVINCES.search(doc.text, start, metric.start))
+
+
 def province_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[Candidate]:
     """Province candidates of one figure; the rule linker's choice (`rule`) is a feature of each."""
     text = doc.text
@@ -541,6 +563,8 @@ def province_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> l
             features["near_subject"] = 1.0
         if province == doc.own.value:
             features["is_own"] = 1.0
+        if entity.start >= doc.related_news_start > metric.start:
+            features["related_news"] = 1.0
         candidates.append(Candidate(province, "mention", span, features, mention_evidence(region, entity.label)))
     if doc.own.value:
         features = {"kind=own": 1.0, f"own_source={doc.own.evidence}": 1.0}
@@ -556,6 +580,8 @@ def province_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> l
         candidates.append(Candidate(NATIONAL, "national", (bodies[0].start, bodies[0].end) if bodies else None,
                                     national, "agency" if bodies else "sentence"))
     null = {"kind=null": 1.0, f"named_in_sentence={min(len(named_in_sentence), 3)}": 1.0}
+    if unnamed_subject(doc, fig):
+        null["unnamed_subject"] = 1.0
     if not doc.own.value:
         null["no_own_province"] = 1.0
     candidates.append(Candidate(None, "null", None, null, None))
@@ -603,6 +629,8 @@ def year_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[
             features[f"question&region={region}"] = 1.0
         if issued:
             features["issued"] = 1.0
+        if entity.start >= doc.related_news_start > metric.start:
+            features["related_news"] = 1.0
         features.update(table_features(doc, fig, span))
         if span[0] >= metric.end and doc.tokens_between(metric.end, span[0]) <= 2:
             features["right_after_figure"] = 1.0
