@@ -9,8 +9,9 @@ them, left the file byte-identical), and again when "mô hình 4 lớp" stopped 
 retrained default, and again when the linker learned to tell a review's year from the next period's tasks (a
 retrained default), and again when the default was fitted on train and dev together (`--fit-on train+dev`), and
 again when the linker learned national subjects and told counts of provinces from ranks (a retrained default: the
-seeds' values, provinces and years stayed, some scores and one province's evidence moved). A change that means to
-alter the output regenerates the file the same way and says so.
+seeds' values, provinces and years stayed, some scores and one province's evidence moved), and again when it
+learned unnamed provinces and related-articles lists (a retrained default: scores and two evidence spans moved). A
+change that means to alter the output regenerates the file the same way and says so.
 """
 
 import json
