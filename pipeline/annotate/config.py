@@ -75,6 +75,10 @@ FORM_CLASS = "vipie-fact-form"
 # Label Studio draws every Header as a large title; field names in the form are small labels instead.
 FORM_CSS = (f".{FORM_CLASS} h4 {{ font-size: 13px !important; line-height: 1.3 !important; "
             f"margin: 8px 0 2px !important; }}")
+# Label Studio draws a selected span's resize handles as <area> elements. Browsers that follow the HTML rendering
+# rules (Chromium 156 does) never display an <area> outside an image map, so the handles vanished and a span's end
+# could not be dragged; this shows them again.
+HANDLE_CSS = ".lsf-richtext .htx-highlight area { display: inline-block !important; }"
 
 
 def province_choices(canonical_names: Sequence[str]) -> list[str]:
@@ -114,7 +118,7 @@ def labeling_config(
     for relation in RELATIONS:
         ET.SubElement(relations, "Relation", value=relation)
     ET.SubElement(article, "Text", name=TEXT, value=f"${TEXT}")
-    ET.SubElement(view, "Style").text = FORM_CSS
+    ET.SubElement(view, "Style").text = FORM_CSS + "\n" + HANDLE_CSS
     form = ET.SubElement(view, "View", style=FORM_STYLE, className=FORM_CLASS)
     fact_view = ET.SubElement(form, "View", visibleWhen="region-selected", whenTagName=LABELS_CONTROL,
                               whenLabelValue="METRIC")
