@@ -496,29 +496,37 @@ def national_body(entity: EntitySpan) -> bool:
         ("Chính phủ", "Việt Nam")))
 
 
+def lead_starts(doc: DocumentView, fig: FigureView) -> tuple[int, int | None]:
+    """Where the words leading to the figure start: after its sentence's start or last semicolon, and after the
+    figure before it in that stretch (None when there is none)."""
+    metric = fig.metric
+    start = max(fig.sentence[0], doc.text.rfind(";", fig.sentence[0], metric.start) + 1)
+    before = bisect_left(doc.figure_starts, metric.start)
+    if before and doc.figures_sorted[before - 1][0] >= start:
+        return start, doc.figures_sorted[before - 1][1]
+    return start, None
+
+
 def national_subject(doc: DocumentView, fig: FigureView) -> bool:
     """Whether the words leading to the figure name the country, its ministries or all provinces and nothing local
     (a province, a local body, "tỉnh ta"): from its sentence's start, or from the figure before it in that sentence
     ("..., trong khi Bạc Liêu đạt 27,5% và mức trung bình của cả nước là [22%]"). Guidelines v2: such a figure is the
     country's own."""
-    metric = fig.metric
-    text = doc.text
-    start = max(fig.sentence[0], text.rfind(";", fig.sentence[0], metric.start) + 1)
-    before = bisect_left(doc.figure_starts, metric.start)
-    previous = doc.figures_sorted[before - 1] if before else None
+    text, metric = doc.text, fig.metric
+    start, previous_end = lead_starts(doc, fig)
     leads = [start]
-    if previous and previous[0] >= start:
-        scope = RANK_SCOPE.match(text, previous[1])
-        leads.append(scope.end() if scope else previous[1])
+    if previous_end is not None:
+        scope = RANK_SCOPE.match(text, previous_end)
+        leads.append(scope.end() if scope else previous_end)
     for lead_start in leads:
         lead = text[lead_start : metric.start]
         inside = doc.bodies_and_places[bisect_left(doc.body_and_place_starts, lead_start):
                                        bisect_left(doc.body_and_place_starts, metric.start)]
-        bodies = [e for e in inside if national_body(e)]
-        local = any(e not in bodies and e.text != NATIONAL for e in inside)
+        national = [national_body(e) for e in inside]
+        local = any(not is_national and e.text != NATIONAL for e, is_national in zip(inside, national))
         if local or LOCAL_WORDS.search(lead) or any(marker in lead.lower() for marker in SELF_MARKERS):
             continue
-        if bodies or NATIONAL_SUBJECT_WORDS.search(lead):
+        if any(national) or NATIONAL_SUBJECT_WORDS.search(lead):
             return True
     return False
 
@@ -526,12 +534,8 @@ def national_subject(doc: DocumentView, fig: FigureView) -> bool:
 def unnamed_subject(doc: DocumentView, fig: FigureView) -> bool:
     """Whether the words leading to the figure, since its sentence, a semicolon or the figure before it, speak of
     provinces left unnamed ("trong khi địa phương xếp cuối chỉ đạt [0,19 điểm]")."""
-    metric = fig.metric
-    start = max(fig.sentence[0], doc.text.rfind(";", fig.sentence[0], metric.start) + 1)
-    before = bisect_left(doc.figure_starts, metric.start)
-    if before and doc.figures_sorted[before - 1][0] >= start:
-        start = doc.figures_sorted[before - 1][1]
-    return bool(UNNAMED_PROVINCES.search(doc.text, start, metric.start))
+    start, previous_end = lead_starts(doc, fig)
+    return bool(UNNAMED_PROVINCES.search(doc.text, start if previous_end is None else previous_end, fig.metric.start))
 
 
 def province_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[Candidate]:
