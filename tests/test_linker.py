@@ -261,30 +261,6 @@ def test_the_ranker_compares_candidates_within_a_figure():
     assert CandidateRanker.from_dict(ranker.to_dict(), "test").choose(groups[0][0]) == (chosen, probability)
 
 
-def test_the_year_given_to_the_figure_before_is_marked_with_where_that_figure_stands():
-    from pipeline.facts.learned import figures_of, mark_previous_year, previous_figure_relation
-
-    text = ("Năm 2021, tỉnh cấp 500 tài khoản và 200 chữ ký số.\nNăm 2022, tỉnh cấp 700 tài khoản. Có thêm 90 xã.")
-    spans = [("DATE", "Năm 2021"), ("METRIC", "500"), ("METRIC", "200"), ("DATE", "Năm 2022"), ("METRIC", "700"),
-             ("METRIC", "90")]
-    gold, context = layout_contexts([document(text, spans)])[0]
-    entities = [EntitySpan(e["start"], e["end"], e["label"], e["text"]) for e in gold["entities"]]
-    linker = FactLinker(default_resolver())
-    figures = [inputs for _, _, inputs in figures_of(linker, text, entities, context,
-                                                        linker.link_facts(text, entities, context))]
-    relations = [previous_figure_relation(inputs.figure, before.figure if before else None)
-                 for inputs, before in zip(figures, [None] + figures)]
-    assert relations == [None, "sentence", "document", "paragraph"]
-    mark_previous_year(figures[1].year, 2021, "sentence")
-    assert "same_as_previous:sentence" in by_value(figures[1].year, 2021)[0].features
-    assert not any(key.startswith("same_as_previous") for c in figures[1].year if c.value != 2021 for key in c.features)
-    mark_previous_year(figures[3].year, None, "paragraph")
-    assert "same_as_previous:paragraph&kind=null" in by_value(figures[3].year, None)[0].features
-    untouched = [dict(c.features) for c in figures[0].year]
-    mark_previous_year(figures[0].year, 2021, None)
-    assert [c.features for c in figures[0].year] == untouched
-
-
 GOLD_DOCS = [
     document("Năm 2022, tỉnh Lào Cai cấp 2.140 tài khoản thư điện tử.",
              [("DATE", "Năm 2022"), ("LOCATION", "tỉnh Lào Cai"), ("METRIC", "2.140")],

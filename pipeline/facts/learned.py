@@ -2,7 +2,7 @@
 
 `LearnedLinker.refine` takes the rule linker's facts (value, unit, qualifier and status stay the rules')
 and replaces province, year and indicator with the learned choices; the rule decisions enter as
-features, and so does the year chosen for the figure before (`mark_previous_year`). `train_linker` fits all three on gold documents and writes them into a folder:
+features. `train_linker` fits all three on gold documents and writes them into a folder:
 
     linker.json          format, the two rankers, the indicator model's file name and SHA-256
     indicator.crfsuite   the indicator CRF
@@ -81,30 +81,6 @@ def figure_inputs(view: DocumentView, metric: EntitySpan, rule_fact: dict, label
         view,
         fig,
     )
-
-
-def previous_figure_relation(figure: FigureView, previous: FigureView | None) -> str | None:
-    """Where the figure before `figure` in the text stands: in its sentence, in its paragraph, or elsewhere in the
-    document; None for the first figure."""
-    if previous is None:
-        return None
-    if previous.sentence == figure.sentence:
-        return "sentence"
-    return "paragraph" if previous.paragraph == figure.paragraph else "document"
-
-
-def mark_previous_year(candidates: list[Candidate], previous_year: int | None, relation: str | None) -> None:
-    """Give each year candidate whose value is the year of the figure before (`previous_year`) a feature saying
-    so, with where that figure stands (`previous_figure_relation`). Guidelines v2 carry a year along the text (a
-    frame through its paragraph, a list's period to its items, the article's period to its figures): in
-    leave-one-writer-out CV on train and dev this raised year accuracy from 0.928 to 0.933 and fact F1 from
-    0.906 to 0.910, and the same feature for the province changed nothing (0.9773 to 0.9771)."""
-    if relation is None:
-        return
-    for candidate in candidates:
-        if candidate.value == previous_year:
-            candidate.features[f"same_as_previous:{relation}"] = 1.0
-            candidate.features[f"same_as_previous:{relation}&kind={candidate.kind}"] = 1.0
 
 
 def figures_of(linker: FactLinker, text: str, entities: list[EntitySpan], context: LinkContext, facts: list[dict]):
@@ -211,12 +187,9 @@ class LearnedLinker:
         figures = [(e.start, e.end) for e in entities if e.label == "METRIC"]
         names = [(e.start, e.end) for e in entities if e.label in NAME_LABELS]
         indicators = {}
-        previous, previous_year = None, None
         for fact, metric, inputs in figures_of(linker, text, entities, context, facts):
             province, p_province = ranked(self.province, inputs.province, inputs)
-            mark_previous_year(inputs.year, previous_year, previous_figure_relation(inputs.figure, previous))
             year, p_year = ranked(self.year, inputs.year, inputs)
-            previous, previous_year = inputs.figure, year.value
             span = indicators[(metric.start, metric.end)] = choose_indicator(
                 text, (metric.start, metric.end), inputs.tokens, self.indicator.tag(inputs.token_features),
                 inputs.rule_indicator, figures, names, indicators)
@@ -265,17 +238,13 @@ class LearnedLinker:
 
 
 def training_figures(structured: list[tuple[dict, LinkContext]], linker: FactLinker):
-    """(what the learned linker reads, the gold fact) for each rule fact of gold documents that gold has too. The
-    year of the figure before (`mark_previous_year`) is its gold year here, where `refine` has only its choice."""
+    """(what the learned linker reads, the gold fact) for each rule fact of gold documents that gold has too."""
     for gold, context in structured:
         entities = [EntitySpan(e["start"], e["end"], e["label"], e["text"]) for e in gold["entities"]]
         rule_facts = linker.link_facts(gold["text"], entities, context)
         gold_facts = {(f["metric"]["start"], f["metric"]["end"]): f for f in gold["facts"]}
-        previous, previous_year = None, None
         for _, metric, inputs in figures_of(linker, gold["text"], entities, context, rule_facts):
             gold_fact = gold_facts.get((metric.start, metric.end))
-            mark_previous_year(inputs.year, previous_year, previous_figure_relation(inputs.figure, previous))
-            previous, previous_year = inputs.figure, gold_fact.get("year") if gold_fact else None
             if gold_fact is not None:
                 yield inputs, gold_fact
 
