@@ -279,10 +279,29 @@ def indicator_span_scores(text: str, gold: dict, pred: dict, offsets: list[tuple
     return exact, 2 * precision * recall / (precision + recall)
 
 
+def score_calibration(outcomes: list[tuple[float, bool]], bins: int = 10) -> dict:
+    """How well fact scores read as probabilities, from (score, whether the fact is right) pairs: the facts binned
+    by score (tenths; a score of 1 in the top bin), each bin's mean score and share of right facts, and the expected
+    calibration error, the facts-weighted mean of the gaps between the two."""
+    tallies = defaultdict(lambda: [0, 0.0, 0])
+    for score, right in outcomes:
+        tally = tallies[min(int(score * bins), bins - 1)]
+        tally[0] += 1
+        tally[1] += score
+        tally[2] += right
+    total = len(outcomes)
+    return {
+        "facts": total,
+        "ece": round(sum(abs(scores - right) for _, scores, right in tallies.values()) / total, 4) if total else None,
+        "bins": [{"from": index / bins, "facts": n, "mean_score": round(scores / n, 4), "right": round(right / n, 4)}
+                 for index, (n, scores, right) in sorted(tallies.items())],
+    }
+
+
 def fact_scores(pairs: list[tuple[dict, dict]]) -> dict:
     """Accuracy of each fact field on metrics whose span matches gold, indicator F1 (phrase tokens, and span exact and
-    token overlap when the gold has spans), accuracy of province and year by the gold's evidence type, and
-    fact-level P/R/F1."""
+    token overlap when the gold has spans), accuracy of province and year by the gold's evidence type, fact-level
+    P/R/F1, and the calibration of the matched facts' scores against their being right (value, province, year)."""
     from pipeline.provinces import default_resolver
 
     resolver = default_resolver()
@@ -291,6 +310,7 @@ def fact_scores(pairs: list[tuple[dict, dict]]) -> dict:
     indicator_total = span_exact = span_overlap = 0.0
     with_spans = 0
     by_evidence = {"province": defaultdict(lambda: [0, 0]), "year": defaultdict(lambda: [0, 0])}
+    outcomes = []
     for gold, pred in pairs:
         key = lambda fact: (fact["metric"]["start"], fact["metric"]["end"])  # noqa: E731
         gold_facts = {key(f): f for f in gold.get("facts", [])}
@@ -317,9 +337,11 @@ def fact_scores(pairs: list[tuple[dict, dict]]) -> dict:
                 right[name] += equal
             right["value_max"] += same_value(g.get("value_max"), p.get("value_max"))
             indicator_total += indicator_f1(g.get("indicator"), p.get("indicator"))
-            if same_value(g.get("value"), p.get("value")) and g.get("province") == p.get("province") \
-                    and g.get("year") == p.get("year"):
-                correct += 1
+            right_fact = same_value(g.get("value"), p.get("value")) and g.get("province") == p.get("province") \
+                and g.get("year") == p.get("year")
+            correct += right_fact
+            if isinstance(p.get("score"), (int, float)):
+                outcomes.append((p["score"], right_fact))
     precision = correct / n_pred if n_pred else 0.0
     recall = correct / n_gold if n_gold else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
@@ -332,12 +354,14 @@ def fact_scores(pairs: list[tuple[dict, dict]]) -> dict:
         "by_evidence": {name: {kind: {"accuracy": round(r / n, 4), "facts": n} for kind, (r, n) in sorted(tally.items())}
                         for name, tally in by_evidence.items()},
         "fact_level": {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)},
+        "score_calibration": score_calibration(outcomes),
     }
 
 
 def headline(report: dict) -> dict:
     """A few readable figures of an evaluation report (DVC metrics): documents, entity micro/macro F1, METRIC F1,
-    and for facts (JSONL gold only) value, province and year accuracy, indicator span token F1, fact-level F1."""
+    and for facts (JSONL gold only) value, province and year accuracy, indicator span token F1, fact-level F1 and the
+    fact scores' expected calibration error."""
     entities = report["entities"]
     scores = {"documents": report["documents"], "entity_micro_f1": entities["micro"]["f1-score"],
               "entity_macro_f1": entities["macro"]["f1-score"]}
@@ -348,6 +372,7 @@ def headline(report: dict) -> dict:
         scores.update({f"{name}_accuracy": facts["accuracy"][name] for name in ("value", "province", "year")})
         scores["indicator_span_token_f1"] = (facts.get("indicator_span") or {}).get("token_f1")
         scores["fact_f1"] = facts["fact_level"]["f1"]
+        scores["fact_score_ece"] = facts["score_calibration"]["ece"]
     return scores
 
 

@@ -10,6 +10,7 @@ from pipeline.evaluate import (
     headline,
     indicator_f1,
     predict_with_gold_entities,
+    score_calibration,
     unknown_labels,
 )
 
@@ -59,6 +60,25 @@ def test_fact_counts_only_when_value_province_and_year_are_right():
     assert scores["accuracy"]["value"] == 1.0 and scores["accuracy"]["year"] == 0.0
     assert scores["indicator_f1"] == pytest.approx(indicator_f1("văn bản điện tử", "văn bản"), abs=1e-4)
     assert fact_scores([(gold, gold)])["fact_level"]["f1"] == 1.0
+
+
+def test_score_calibration_bins_scores_against_right_facts():
+    outcomes = [(0.95, True), (0.91, True), (0.99, False), (0.35, False), (1.0, True)]
+    calibration = score_calibration(outcomes)
+    assert calibration["facts"] == 5
+    assert [(b["from"], b["facts"]) for b in calibration["bins"]] == [(0.3, 1), (0.9, 4)]
+    top = calibration["bins"][1]
+    assert top["mean_score"] == pytest.approx(0.9625) and top["right"] == 0.75
+    assert calibration["ece"] == pytest.approx((0.35 + 4 * abs(0.9625 - 0.75)) / 5, abs=1e-4)
+    assert score_calibration([])["ece"] is None
+
+
+def test_fact_scores_calibrate_the_predicted_scores_of_matched_facts():
+    gold = doc([("METRIC", "trên 888.000")], [fact(888000.0)])
+    sure_but_wrong = doc([("METRIC", "trên 888.000")], [{**fact(888000.0, year=2021), "score": 0.9}])
+    calibration = fact_scores([(gold, sure_but_wrong)])["score_calibration"]
+    assert calibration["ece"] == pytest.approx(0.9) and calibration["bins"][0]["right"] == 0.0
+    assert fact_scores([(gold, gold)])["score_calibration"]["facts"] == 0  # gold facts carry no score
 
 
 def test_indicator_f1_is_token_overlap():
@@ -210,7 +230,8 @@ def test_headline_keeps_a_few_readable_figures():
     figures = headline(evaluate([gold], [pred]))
     assert figures["documents"] == 1 and figures["metric_f1"] == 1.0 and figures["entity_micro_f1"] == 0.8
     assert set(figures) == {"documents", "entity_micro_f1", "entity_macro_f1", "metric_f1", "value_accuracy",
-                            "province_accuracy", "year_accuracy", "indicator_span_token_f1", "fact_f1"}
+                            "province_accuracy", "year_accuracy", "indicator_span_token_f1", "fact_f1",
+                            "fact_score_ece"}
 
 
 @pytest.mark.slow

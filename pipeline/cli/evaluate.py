@@ -183,6 +183,12 @@ def print_report(report: dict) -> None:
             f"{kind} {s['accuracy']:.3f} ({s['facts']})" for kind, s in kinds.items()), highlight=False)
     fl = facts["fact_level"]
     console.print(f"fact-level P {fl['precision']:.3f} R {fl['recall']:.3f} F1 {fl['f1']:.3f}")
+    calibration = facts.get("score_calibration") or {}
+    if calibration.get("facts"):
+        console.print(f"fact score calibration ({calibration['facts']} matched facts): expected calibration error "
+                      f"{calibration['ece']:.3f}; by score " + ", ".join(
+                          f"{b['from']:.1f}+ {b['right']:.2f} right of {b['facts']}" for b in calibration["bins"]),
+                      highlight=False)
     if entities["alignment_problems"]:
         console.print(f"[yellow]{len(entities['alignment_problems'])} spans do not align to tokens:[/]")
         for problem in entities["alignment_problems"]:
