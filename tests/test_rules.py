@@ -32,6 +32,13 @@ from tests.conftest import spans
         ("đã có 53 hộ có điện thoại, trong đó 17 chiếc điện thoại thông minh", ["53", "17"]),
         ("mở 08 lớp tập huấn cho 5/6 nhóm thủ tục", ["08", "5/6"]),
         ("mỗi tổ có từ 5 đến 7 thành viên, hỗ trợ 150-200 lượt", ["5 đến 7", "150-200"]),
+        # the contrasts of the "Not METRIC" cases below: a target group, a count with a result, a ranking table
+        ("tỉnh phấn đấu vào nhóm 20 địa phương dẫn đầu về chuyển đổi số", ["20"]),
+        ("Năm 2021, cả nước có 5 tỉnh, thành phố đạt SIPAS trên 88%, gồm Quảng Ninh", ["5", "trên 88%"]),
+        ("Điểm trung bình của 63 tỉnh, thành phố là 0,45", ["63", "0,45"]),
+        ("còn 04 nhiệm vụ đang triển khai", ["04"]),
+        ("đứng thứ nhất trong 63 tỉnh, thành phố", ["thứ nhất"]),  # the rank, not what it is out of
+        ("Hạng | Đơn vị | Điểm\n1 | Sở Tài chính | 0,7412", ["1", "0,7412"]),
     ],
 )
 def test_metric(recognizer, text, expected):
@@ -65,6 +72,18 @@ def test_metric(recognizer, text, expected):
         "Ngày 14/11, UBND xã tổ chức",
         "đi xuống trung tâm xã mất gần 1 tiếng",
         "Kế hoạch giai đoạn 2021-2025",
+        # event ordinals, a list's lead, names, levels, counters, durations, row numbers
+        "Đây là năm thứ hai liên tiếp tỉnh cải thiện thứ hạng",
+        "Nghị quyết được thông qua tại kỳ họp thứ hai.",
+        "nhóm 5 địa phương dẫn đầu năm 2023 gồm Hà Nội, Đà Nẵng",
+        "Nhóm 10 địa phương dẫn đầu cả nước lần lượt là: Đà Nẵng, Hà Nội",
+        "dọc Quốc lộ 9 và ở phường 3, thành phố Tây Ninh",
+        "Trung tâm dữ liệu đạt tiêu chuẩn Tier 3.",
+        "Cập nhật: 16/07/2024 10:32\nLượt xem: 1.245",
+        "Tỉnh xác định 3 giải pháp trọng tâm, tập trung 3 nhiệm vụ đột phá",
+        "cơ sở lưu trú từ 3 sao trở lên",
+        "bấm gửi là xong, chưa đầy 5 phút",
+        "TT | Chỉ tiêu | Kế hoạch\n1 | Tỷ lệ hồ sơ trực tuyến | kế hoạch",
     ],
 )
 def test_not_metric(recognizer, text):

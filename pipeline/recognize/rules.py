@@ -15,7 +15,6 @@ import regex
 from pipeline.gazetteers import load_lines
 from pipeline.numbers import (
     COMPARATIVES,
-    DURATION_WORDS,
     MULTIPLIERS,
     QUALIFIER_SIGNS,
     QUALIFIER_WORDS,
@@ -186,9 +185,6 @@ class RuleRecognizer:
             c = Candidate(offset, c.end, c.label, c.score, c.rule)
             words = text[c.start : c.end].split()
         number = words[-1]
-        has_unit = not number[0].isdigit() or number.endswith("%")
-        if not has_unit and after and after[0].lower().strip(".,;:") in DURATION_WORDS:
-            return None
         if len(words) == 1 and regex.fullmatch(rf"{YEAR}", number):
             return None  # a bare year is a DATE
         if regex.fullmatch(r"\d\.0", number):
