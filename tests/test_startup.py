@@ -10,8 +10,10 @@ retrained default, and again when the linker learned to tell a review's year fro
 retrained default), and again when the default was fitted on train and dev together (`--fit-on train+dev`), and
 again when the linker learned national subjects and told counts of provinces from ranks (a retrained default: the
 seeds' values, provinces and years stayed, some scores and one province's evidence moved), and again when it
-learned unnamed provinces and related-articles lists (a retrained default: scores and two evidence spans moved). A
-change that means to alter the output regenerates the file the same way and says so.
+learned unnamed provinces and related-articles lists (a retrained default: scores and two evidence spans moved), and
+again when more numbers stopped being METRIC (guidelines v2: event ordinals, list leads, names, Tier levels, row
+numbers; a retrained default: the seeds' facts stayed, entity scores and two AGENCY spans moved). A change that means
+to alter the output regenerates the file the same way and says so.
 """
 
 import json
