@@ -220,7 +220,9 @@ def parse_metric(text: str, following: str = "") -> MetricValue:
         if bounds:
             low, low_unit, _ = split_unit(bounds.group("low"))
             value = parse_vietnamese_number(low)
-            value_max = parse_vietnamese_number(bounds.group("high"))
+            # "60% đến dưới 75%": the upper end's qualifier says where the range stops, not what the figure is
+            # (guidelines v2: value 60, value_max 75, qualifier null).
+            value_max = parse_vietnamese_number(split_qualifier(bounds.group("high"))[1])
             unit = unit or low_unit
     if value is not None:
         value *= scale

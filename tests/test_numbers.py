@@ -16,6 +16,7 @@ from pipeline.numbers import parse_metric, parse_number_words, parse_numeral
         ("≥ 90%", "", 90, None, "%", "gte"),
         ("gần gấp ba lần", "", 3, None, "lần", "approx"),
         ("35%-40%", " trở lên", 35, 40, "%", "gte"),
+        ("60% đến dưới 75%", "", 60, 75, "%", None),  # guidelines v2: the bracket's "dưới" is no qualifier
         ("35 đến 40%", "", 35, 40, "%", None),
         ("thứ 13/63", "", 13, None, "rank", None),
         ("thứ hai", "", 2, None, "rank", None),

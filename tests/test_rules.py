@@ -37,6 +37,8 @@ from tests.conftest import spans
         ("Năm 2021, cả nước có 5 tỉnh, thành phố đạt SIPAS trên 88%, gồm Quảng Ninh", ["5", "trên 88%"]),
         ("Điểm trung bình của 63 tỉnh, thành phố là 0,45", ["63", "0,45"]),
         ("còn 04 nhiệm vụ đang triển khai", ["04"]),
+        ("tỷ lệ chỉ đạt từ 55% đến dưới 65%.", ["55% đến dưới 65%"]),  # one bracket (guidelines v2)
+        ("Từ 8 đến gần 3.000 dịch vụ", ["8", "gần 3.000"]),  # a change: two figures
         ("đứng thứ nhất trong 63 tỉnh, thành phố", ["thứ nhất"]),  # the rank, not what it is out of
         ("Hạng | Đơn vị | Điểm\n1 | Sở Tài chính | 0,7412", ["1", "0,7412"]),
     ],
@@ -84,6 +86,9 @@ def test_metric(recognizer, text, expected):
         "cơ sở lưu trú từ 3 sao trở lên",
         "bấm gửi là xong, chưa đầy 5 phút",
         "TT | Chỉ tiêu | Kế hoạch\n1 | Tỷ lệ hồ sơ trực tuyến | kế hoạch",
+        "Mới 7 giờ 30 sáng, Thứ Hai, 11:20 (GMT+7)",
+        "gọi ngay đường dây nóng 113 hoặc tổng đài hỗ trợ 1900 1812",
+        "dịch vụ công trực tuyến mức độ 3 và 4. Phát biểu",
     ],
 )
 def test_not_metric(recognizer, text):

@@ -25,8 +25,9 @@ PHONE = regex.compile(r"^0\d{2,3}(?:[.\s]?\d){6,8}$|^1[89]00[.\s]?\d{4}$")
 DIGITS_ONLY = regex.compile(r"^[\d.\s]+$")
 DAY_MONTH = regex.compile(r"^\d{1,2}/\d{1,2}$")
 LIST_MARKER_AFTER = regex.compile(r"^[.)]\s")
-# A level list goes on after its noun with commas: "mức độ 3, 4" ("mức độ 3 và 4 dịch vụ" counts services).
-LEVEL_LIST = regex.compile(r"\d\s*,\s*$")
+# A level list goes on after its noun: "mức độ 3, 4", and "mức độ 3 và 4." where no noun follows ("mức độ 3 và 4 dịch
+# vụ" counts services).
+LEVEL_LIST = regex.compile(r"\d\s*(,|và)\s*$")
 LEVELS = ("1", "2", "3", "4")  # online-service and security levels go up to 4
 # The words after a number, up to four syllables (the longest "after" phrase: "nhiệm vụ trọng tâm").
 NEXT_WORDS = regex.compile(r"\s*([\p{L}\p{M}]+(?:\s+[\p{L}\p{M}]+){0,3})")
@@ -68,8 +69,10 @@ def not_a_metric(text: str, start: int, end: int) -> str | None:
     if span.lower().startswith("thứ"):
         return None  # a rank ("ở mức thứ 9")
     if PHONE.match(span) or (DIGITS_ONLY.match(span) and sum(ch.isdigit() for ch in span) >= 4
-                             and any(cue in before[-20:] for cue in contexts()["phone"])):
-        return "phone number"
+                             and any(cue in before[-30:] for cue in contexts()["phone"])):
+        return "phone number"  # a cue a few words before: "tổng đài hỗ trợ 1900 [1812]"
+    if span.isdigit() and any(ends_with_words(before.rstrip(), cue) for cue in contexts()["phone"]):
+        return "phone number"  # a short number right after its cue: "đường dây nóng 113"
     if DAY_MONTH.match(span) and ends_with_words(before.rstrip(), "ngày"):
         return "date"
     if not span[-1].isdigit() or "/" in span:
@@ -82,7 +85,7 @@ def not_a_metric(text: str, start: int, end: int) -> str | None:
             return "row number"
     bare = before.rstrip()
     level_list = LEVEL_LIST.search(bare)
-    if level_list and span in LEVELS:
+    if level_list and span in LEVELS and (level_list.group(1) == "," or not NEXT_WORDS.match(after)):
         bare = bare[: level_list.start()].rstrip()
     for words in contexts()["before"]:
         if ends_with_words(bare, words):

@@ -140,7 +140,10 @@ class RuleRecognizer:
         rate = (rf"{NUM}(?:\s*%?\s*(?:-|–|đến)\s*{NUM})?(?:\s*%|\s*{word}(?:\s+{word})?)"
                 rf"(?:/{NUM}\s+{word}(?:\s+{word})?|(?:/(?:{'|'.join(RATE_PER)}))+)")
         add("METRIC", "number", "pattern",
-            rf"(?:{qualifier})?{NUMBER_START}(?:{rate}|{NUM}(?:\s*%)?\s*(?:-|–|đến)\s*{NUM}(?:\s*%|\s+phần\s+trăm|{unit})?"
+            # A bracket in words stops below its upper end (guidelines v2: "từ 60% đến dưới 75%" is one METRIC);
+            # "từ 8 đến gần 3.000 dịch vụ" is a change, two METRICs.
+            rf"(?:{qualifier})?{NUMBER_START}(?:{rate}|{NUM}(?:\s*%)?\s*(?:-|–|đến(?:\s+dưới)?)\s*{NUM}"
+            rf"(?:\s*%|\s+phần\s+trăm|{unit})?"
             rf"|{NUM}/{NUM}{unit}?|{NUM}{unit}?){NUMBER_END}")
         self._locality = regex.compile(rf"{LOCALITY_PREFIXES}(?:\s+{province})?{END}")
         self._party_committee = regex.compile(r"(?:Tỉnh|Thành)\s+[uủ]ỷ?y?\b")
