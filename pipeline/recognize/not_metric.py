@@ -42,7 +42,7 @@ ROUND_THE_CLOCK = "24/7"
 
 @cache
 def contexts() -> dict[str, tuple[str, ...]]:
-    """The words of `not_metric_context.tsv` by where they stand (before, after, phone), in lower case."""
+    """The words of `not_metric_context.tsv` by their kind (before, after, phone, ordinal, ...), in lower case."""
     table: dict[str, list[str]] = {}
     for where, words in load_pairs("not_metric_context.tsv"):
         table.setdefault(where, []).append(words.lower())
@@ -53,27 +53,33 @@ def ends_with_words(text: str, words: str) -> bool:
     return text.endswith(words) and (len(text) == len(words) or not text[-len(words) - 1].isalnum())
 
 
+def starts_with_words(text: str, words: str) -> bool:
+    return text.startswith(words) and not text[len(words) : len(words) + 1].isalnum()
+
+
 def not_a_metric(text: str, start: int, end: int) -> str | None:
     """Why the METRIC candidate text[start:end] is no METRIC under the guidelines, or None when nothing says so."""
     span = text[start:end]
     before = text[max(0, start - 40) : start].lower()
+    bare = before.rstrip()
     after = text[end : end + 40]
-    if span.lower().startswith("thứ"):
+    ordinal_or_rank = span.lower().startswith("thứ")
+    if ordinal_or_rank:
         for noun in contexts()["ordinal"]:
-            if ends_with_words(before.rstrip(), noun):
+            if ends_with_words(bare, noun):
                 return f"ordinal of {noun!r}"  # "năm thứ hai liên tiếp", "kỳ họp thứ hai"
     if WEEKDAY.match(span):
         return "weekday" if WEEKDAY_AFTER.match(after) or WEEKDAY_BEFORE.search(before) else None
     if span == ROUND_THE_CLOCK:
         return "round the clock"
-    if span.lower().startswith("thứ"):
+    if ordinal_or_rank:
         return None  # a rank ("ở mức thứ 9")
     if PHONE.match(span) or (DIGITS_ONLY.match(span) and sum(ch.isdigit() for ch in span) >= 4
                              and any(cue in before[-30:] for cue in contexts()["phone"])):
         return "phone number"  # a cue a few words before: "tổng đài hỗ trợ 1900 [1812]"
-    if span.isdigit() and any(ends_with_words(before.rstrip(), cue) for cue in contexts()["phone"]):
+    if span.isdigit() and any(ends_with_words(bare, cue) for cue in contexts()["phone"]):
         return "phone number"  # a short number right after its cue: "đường dây nóng 113"
-    if DAY_MONTH.match(span) and ends_with_words(before.rstrip(), "ngày"):
+    if DAY_MONTH.match(span) and ends_with_words(bare, "ngày"):
         return "date"
     if not span[-1].isdigit() or "/" in span:
         return None  # a unit, a percent or a share follows the number: a measure
@@ -83,7 +89,6 @@ def not_a_metric(text: str, start: int, end: int) -> str | None:
             return "list marker"
         if TABLE_CELL_AFTER.match(after) and table_header(text, line_start).lower() in contexts()["row_number"]:
             return "row number"
-    bare = before.rstrip()
     level_list = LEVEL_LIST.search(bare)
     if level_list and span in LEVELS and (level_list.group(1) == "," or not NEXT_WORDS.match(after)):
         bare = bare[: level_list.start()].rstrip()
@@ -110,8 +115,7 @@ def introduces_list(text: str, pos: int) -> bool:
     clause ("[5] địa phương dẫn đầu năm 2023 gồm Hà Nội (0,6935), ..."); "vào nhóm [20] địa phương dẫn đầu" is a
     target, a METRIC."""
     after = text[pos : pos + LIST_LEAD_CHARS].lower()
-    if not any(after.startswith(noun) and not after[len(noun) : len(noun) + 1].isalnum()
-               for noun in contexts()["list_count"]):
+    if not any(starts_with_words(after, noun) for noun in contexts()["list_count"]):
         return False
     end = CLAUSE_END.search(after)
     return any(cue in after[: end.start() if end else len(after)] for cue in contexts()["list_cue"])
