@@ -48,7 +48,9 @@ def main() -> None:
     per_label = json.loads((args.plots / "per_label.json").read_text(encoding="utf-8"))
     confusion = json.loads((args.plots / "confusion.json").read_text(encoding="utf-8"))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    figure(per_label, confusion).write_html(args.out, include_plotlyjs=True, full_html=True)
+    # A fixed div id: plotly draws a random one per page, and a page that changed with no change in its data would
+    # make DVC record a new output at every `dvc repro`.
+    figure(per_label, confusion).write_html(args.out, include_plotlyjs=True, full_html=True, div_id="vipie-plots")
     print(f"wrote {args.out}")
 
 

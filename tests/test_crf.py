@@ -1,9 +1,12 @@
+import itertools
 import json
 import unicodedata
+from types import SimpleNamespace
 
 import pytest
 
 import pipeline
+import pipeline.train
 from pipeline.components import RULE_SPANS
 from pipeline.errors import InputError
 from pipeline.labels import LABEL_NAMES
@@ -175,6 +178,25 @@ def test_refit_keeps_the_held_out_choice_and_learns_from_dev_too(tmp_path):
     card = json.loads((tmp_path / "refit" / "card.json").read_text(encoding="utf-8"))
     assert (card["fit_on"], card["params"]) == ("train+dev", held["selection"]["chosen"])
     assert json.loads((tmp_path / "held" / "card.json").read_text(encoding="utf-8"))["fit_on"] == "train"
+
+
+@pytest.mark.slow
+def test_training_twice_writes_the_same_model_folder_byte_for_byte(tmp_path, monkeypatch):
+    """DVC tracks the model folder by its hashes: a folder that changed with the clock (the grid's timings in the
+    card) would make every `dvc repro` record a new model. The second run's clock runs 100 times faster."""
+    examples = read_examples([toy_gold(tmp_path, 6)], {}, [])
+    grid = crf_grid([0.05], [0.01], [1, 20])
+    folders = [tmp_path / "first", tmp_path / "second"]
+    train_crf(examples[:4], examples[4:], folders[0], grid, {})
+    fast_clock = itertools.count(step=100.0)
+    monkeypatch.setattr(pipeline.train, "time", SimpleNamespace(perf_counter=lambda: next(fast_clock)))
+    train_crf(examples[:4], examples[4:], folders[1], grid, {})
+
+    def files(folder):
+        return {path.relative_to(folder): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+    first, second = map(files, folders)
+    assert len(first) >= 4 and first == second
 
 
 @pytest.mark.parametrize("options, message", [
