@@ -28,6 +28,10 @@ DATELINE = re.compile(r"^(?:(\d{1,2}):(\d{2}),?\s+)?(?:[^\d\n,]{2,12},\s*)?(\d{1
 DATE_IN_LINE = re.compile(r"(?<!\d)(\d{1,2})/(\d{1,2})/(\d{4})(?!\d)")
 DATELINE_REST = re.compile(r"(?:\s|[|,:\-–()+]|\d{1,2}:\d{2}(?::\d{2})?|\d{1,2}h\d{2}|cập nhật|lúc|ngày|đăng|gmt\s*\+\s*\d{1,2}|lượt xem:?\s*[\d.]+|"
                            r"thứ\s*(?:hai|ba|tư|năm|sáu|bảy|[2-7])|chủ nhật|sa|ch|am|pm)*", re.IGNORECASE)
+# A news lead's dateline: the place, the day, a dash, then the story ("Hà Nội, ngày 28/12/2024 – Tại hội nghị ...",
+# "Cao Bằng, 18/4/2021 - ..."), after a source in brackets where a portal puts one ("(phuyen.gov.vn) - ").
+LEAD_DATELINE = re.compile(r"(?:\([^()\n]{1,40}\)\s*[-–]?\s*)?([^\W\d_][^\d,.;:!?\n]{0,40}),\s*(?:ngày\s*)?"
+                           r"(\d{1,2})/(\d{1,2})/(\d{4})\s*[-–]\s", re.IGNORECASE)
 DATELINE_MAX_CHARS = 60
 DATELINE_LINES = 6
 PHOTO_CREDIT = re.compile(r"\(\s*(?:Ảnh|Nguồn|Video)\s*:[^()\n]{1,80}\)")
@@ -115,10 +119,19 @@ def dateline_date(line: str) -> tuple[int, int, int] | None:
 def find_published(text: str, lines: list[tuple[int, int]]) -> str | None:
     """The publication date from a dateline among the first DATELINE_LINES lines, as YYYY-MM-DD."""
     for start, end in lines[:DATELINE_LINES]:
-        date = dateline_date(text[start:end])
+        date = dateline_date(text[start:end]) or lead_dateline_date(text[start:end])
         if date:
             return f"{date[2]:04d}-{date[1]:02d}-{date[0]:02d}"
     return None
+
+
+def lead_dateline_date(line: str) -> tuple[int, int, int] | None:
+    """(day, month, year) of the dateline that opens a news lead ("Hà Nội, ngày 28/12/2024 – ..."), else None."""
+    match = LEAD_DATELINE.match(line)
+    if not (match and match.group(1)[0].isupper()):
+        return None
+    day, month, year = int(match.group(2)), int(match.group(3)), int(match.group(4))
+    return (day, month, year) if 1 <= day <= 31 and 1 <= month <= 12 else None
 
 
 def find_byline(text: str, lines: list[tuple[int, int]], boilerplate: frozenset[str]) -> tuple[int, int] | None:

@@ -36,6 +36,22 @@ def test_a_portals_dateline_in_its_common_forms_gives_the_publication_date(datel
     assert analyse_layout(text, BOILERPLATE).published == published
 
 
+@pytest.mark.parametrize("lead, published", [
+    ("Hà Nội, ngày 28/12/2024 – Tại hội nghị trực tuyến toàn quốc, Bộ Công an cho biết", "2024-12-28"),
+    ("Cao Bằng, 18/4/2021 - Những ngày này, thợ kỹ thuật lắp trạm BTS", "2021-04-18"),
+    ("(baodongthap.vn) - Đồng Tháp, ngày 1/2/2020 – Tỉnh có 143 xã", "2020-02-01"),
+    # an event's date or a figure's is no dateline
+    ("Ngày 23/12/2020, UBND tỉnh tổ chức hội nghị tổng kết", None),
+    ("Tính đến ngày 31/12/2022 - cuối năm, tỉnh có 1.250 dịch vụ", None),
+    ("Năm 2023, tỉnh có 12/15 huyện - thị xã đạt chuẩn", None),
+])
+def test_a_news_leads_dateline_gives_the_publication_date(lead, published):
+    """Guidelines, years rule 5: a figure stated as current takes the publication year, from the metadata "else a
+    dateline"; a news agency's lead opens with one ("Hà Nội, ngày 28/12/2024 – ...")."""
+    text = f"Tin học hóa công tác quản lý nhà nước ở địa phương\n{lead}, đến nay có 57 triệu tài khoản."
+    assert analyse_layout(text, BOILERPLATE).published == published
+
+
 def test_dateline_gives_publication_date_and_byline_is_excluded():
     text = "Tin học hóa công tác quản lý nhà nước ở địa phương\n15:30, 12/03/2021\nSáng 12-3, hội nghị diễn ra.\nThế Hùng\nÝ kiến bạn đọc"
     layout = analyse_layout(text, BOILERPLATE)
