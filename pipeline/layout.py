@@ -29,9 +29,11 @@ DATE_IN_LINE = re.compile(r"(?<!\d)(\d{1,2})/(\d{1,2})/(\d{4})(?!\d)")
 DATELINE_REST = re.compile(r"(?:\s|[|,:\-–()+]|\d{1,2}:\d{2}(?::\d{2})?|\d{1,2}h\d{2}|cập nhật|lúc|ngày|đăng|gmt\s*\+\s*\d{1,2}|lượt xem:?\s*[\d.]+|"
                            r"thứ\s*(?:hai|ba|tư|năm|sáu|bảy|[2-7])|chủ nhật|sa|ch|am|pm)*", re.IGNORECASE)
 # A news lead's dateline: the place, the day, a dash, then the story ("Hà Nội, ngày 28/12/2024 – Tại hội nghị ...",
-# "Cao Bằng, 18/4/2021 - ..."), after a source in brackets where a portal puts one ("(phuyen.gov.vn) - ").
-LEAD_DATELINE = re.compile(r"(?:\([^()\n]{1,40}\)\s*[-–]?\s*)?([^\W\d_][^\d,.;:!?\n]{0,40}),\s*(?:ngày\s*)?"
-                           r"(\d{1,2})/(\d{1,2})/(\d{4})\s*[-–]\s", re.IGNORECASE)
+# "Cao Bằng, 18/4/2021 - ..."), with the source in brackets before it or after the day where a portal or an agency
+# puts one ("(phuyen.gov.vn) - ", "Bình Phước, ngày 15/12/2023 (TTXVN) – ").
+SOURCE = r"\([^()\n]{1,40}\)"
+LEAD_DATELINE = re.compile(rf"(?:{SOURCE}\s*[-–]?\s*)?([^\W\d_][^\d,.;:!?\n]{{0,40}}),\s*(?:ngày\s*)?"
+                           rf"(\d{{1,2}})/(\d{{1,2}})/(\d{{4}})\s*(?:{SOURCE}\s*)?[-–]\s", re.IGNORECASE)
 DATELINE_MAX_CHARS = 60
 DATELINE_LINES = 6
 PHOTO_CREDIT = re.compile(r"\(\s*(?:Ảnh|Nguồn|Video)\s*:[^()\n]{1,80}\)")

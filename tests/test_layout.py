@@ -40,6 +40,7 @@ def test_a_portals_dateline_in_its_common_forms_gives_the_publication_date(datel
     ("Hà Nội, ngày 28/12/2024 – Tại hội nghị trực tuyến toàn quốc, Bộ Công an cho biết", "2024-12-28"),
     ("Cao Bằng, 18/4/2021 - Những ngày này, thợ kỹ thuật lắp trạm BTS", "2021-04-18"),
     ("(baodongthap.vn) - Đồng Tháp, ngày 1/2/2020 – Tỉnh có 143 xã", "2020-02-01"),
+    ("Bình Phước, ngày 15/12/2023 (TTXVN) – Năm 2023 là năm Bình Phước đẩy mạnh Đề án 06", "2023-12-15"),
     # an event's date or a figure's is no dateline
     ("Ngày 23/12/2020, UBND tỉnh tổ chức hội nghị tổng kết", None),
     ("Tính đến ngày 31/12/2022 - cuối năm, tỉnh có 1.250 dịch vụ", None),
