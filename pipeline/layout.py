@@ -104,11 +104,14 @@ def find_title(text: str, lines: list[tuple[int, int]]) -> tuple[int, int] | Non
 
 
 def dateline_date(line: str) -> tuple[int, int, int] | None:
-    """(day, month, year) when `line` is a dateline ("15:30, 12/03/2021", "Thứ Bảy, 11/12/2021 - 10:15"), else
-    None."""
+    """(day, month, year) when `line` is a dateline ("15:30, 12/03/2021", "Thứ Bảy, 11/12/2021 - 10:15") or opens a
+    news lead with one ("Hà Nội, ngày 28/12/2024 – ..."), else None."""
     match = DATELINE.match(line)
+    lead = None if match else LEAD_DATELINE.match(line)
     if match:
         day, month, year = int(match.group(3)), int(match.group(4)), int(match.group(5))
+    elif lead and lead.group(1)[0].isupper():
+        day, month, year = int(lead.group(2)), int(lead.group(3)), int(lead.group(4))
     else:
         match = DATE_IN_LINE.search(line)
         if not (match and len(line) <= DATELINE_MAX_CHARS
@@ -121,19 +124,10 @@ def dateline_date(line: str) -> tuple[int, int, int] | None:
 def find_published(text: str, lines: list[tuple[int, int]]) -> str | None:
     """The publication date from a dateline among the first DATELINE_LINES lines, as YYYY-MM-DD."""
     for start, end in lines[:DATELINE_LINES]:
-        date = dateline_date(text[start:end]) or lead_dateline_date(text[start:end])
+        date = dateline_date(text[start:end])
         if date:
             return f"{date[2]:04d}-{date[1]:02d}-{date[0]:02d}"
     return None
-
-
-def lead_dateline_date(line: str) -> tuple[int, int, int] | None:
-    """(day, month, year) of the dateline that opens a news lead ("Hà Nội, ngày 28/12/2024 – ..."), else None."""
-    match = LEAD_DATELINE.match(line)
-    if not (match and match.group(1)[0].isupper()):
-        return None
-    day, month, year = int(match.group(2)), int(match.group(3)), int(match.group(4))
-    return (day, month, year) if 1 <= day <= 31 and 1 <= month <= 12 else None
 
 
 def find_byline(text: str, lines: list[tuple[int, int]], boilerplate: frozenset[str]) -> tuple[int, int] | None:
