@@ -52,7 +52,7 @@ test: $(STAMP) $(LS_STAMP) $(RAY_STAMP) browser
 	VIPIE_CHROMIUM=$$(command -v chromium) VIPIE_RAY=1 VIPIE_LABEL_STUDIO=$(LS_VENV)/bin/label-studio $(BIN)/python -m pytest -q
 
 # Speed against underthesea, in process and as whole processes, and --workers 1 vs 2 on the seeds x40 and on the
-# 284 composed documents (a benchmark, never a test):
+# composed documents (a benchmark, never a test):
 # best of 3, written to metrics/bench.json. Long: underthesea's ner() on whole documents took 171 s a repeat on the busy 2 cores.
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_extract.py $(SEEDS) --workers-docs 200 --workers-input annotations/composed --fresh annotations/composed/writer_g.jsonl --json metrics/bench.json

@@ -12,7 +12,9 @@ again when the linker learned national subjects and told counts of provinces fro
 seeds' values, provinces and years stayed, some scores and one province's evidence moved), and again when it
 learned unnamed provinces and related-articles lists (a retrained default: scores and two evidence spans moved), and
 again when more numbers stopped being METRIC (guidelines v2: event ordinals, list leads, names, Tier levels, row
-numbers; a retrained default: the seeds' facts stayed, entity scores and two AGENCY spans moved). A change that means
+numbers; a retrained default: the seeds' facts stayed, entity scores and two AGENCY spans moved), and again when
+writer h joined the training data (a retrained default: the seeds' values, provinces and years stayed, six
+indicators, one entity and the scores moved). A change that means
 to alter the output regenerates the file the same way and says so.
 """
 
