@@ -12,7 +12,7 @@ from tests.conftest import CHECK_CONTRACT, REPO
 
 ANNOTATIONS = REPO / "annotations"
 COMPOSED = ["composed/part_a.jsonl", "composed/part_b.jsonl",
-            *(f"composed/writer_{writer}.jsonl" for writer in "cdefgh")]
+            *(f"composed/writer_{writer}.jsonl" for writer in "cdefghij")]
 GOLD = {
     "seeds/label_studio_export.json": ["seeds/gold.jsonl"],
     "composed/label_studio_export.json": COMPOSED,
