@@ -14,7 +14,8 @@ learned unnamed provinces and related-articles lists (a retrained default: score
 again when more numbers stopped being METRIC (guidelines v2: event ordinals, list leads, names, Tier levels, row
 numbers; a retrained default: the seeds' facts stayed, entity scores and two AGENCY spans moved), and again when
 writer h joined the training data (a retrained default: the seeds' values, provinces and years stayed, six
-indicators, one entity and the scores moved). A change that means
+indicators, one entity and the scores moved), and again when writers i and j joined it (the same: ten indicators,
+five entity spans and the scores moved). A change that means
 to alter the output regenerates the file the same way and says so.
 """
 
