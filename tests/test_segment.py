@@ -26,6 +26,8 @@ ODD_SENTENCES = [
     "TP. Hồ Chí Minh, Tp. Cần Thơ, Mr. A, ThS. B, T.Ư, H'Mông, N’Thôn Hạ, 43H-0530, NĐ-CP, TT&TT, 4K",
     "Chỉ tiêu | Năm 2021 | Năm 2023 — 4.123,2 60.542.000 100,000,000 1.600m-2.000m 35%-40% 62,4%",
     "tóm tăt công nghẹ số", "c ấp b ộ ho ạt đ ộng", "1.1.1.1.1.1.1.1.1",
+    # What the pattern's "$" and lookarounds read at the edges of a run of non-space characters.
+    "Cười :D", ":D nhé, TP. Huế và TP.", "về TP.\n", "a\u00a0TP.\u2003b :D\n\n", "UBND TP.  ",
 ]
 
 

@@ -7,6 +7,7 @@ a window of two syllables each side. The model is one crfsuite file.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import repeat
 from operator import itemgetter
@@ -33,6 +34,18 @@ MAX_FEATURE_CHARS = 64
 # of its header give where its attribute dictionary, a CQDB, starts.
 CRFSUITE_MAGIC, CRFSUITE_TYPE = b"lCRF", b"FOMC"
 CRFSUITE_ATTRIBUTES_AT, CQDB_MAGIC = 36, b"CQDB"
+
+
+@dataclass(frozen=True, eq=False)
+class KnownAttributes:
+    """The attribute strings a model knows, each with its UTF-8 bytes: pycrfsuite encodes every str it is given anew
+    (a new bytes object per string and call) and copies bytes as they are. Hashed by identity: a memo key, one per
+    loaded model."""
+
+    encoded: dict[str, bytes]
+
+    def __contains__(self, string: str) -> bool:
+        return string in self.encoded
 
 
 @lru_cache(maxsize=1 << 16)
@@ -70,21 +83,23 @@ def syllable_values(token: str) -> dict[str, str]:
             "s3": low[-3:]}
 
 
-def placed_strings(key: str, value: str, attributes: frozenset[str] | None = None) -> tuple[str, ...]:
+def placed_strings(key: str, value: str, attributes: KnownAttributes | None = None) -> tuple[str | bytes, ...]:
     """The strings of `key` = `value`: as a syllable's own feature, then, for WINDOW_KEYS, as what it gives its
-    neighbour at each offset of the window; given a model's `attributes`, "" for each string it has none for."""
+    neighbour at each offset of the window; given a model's `attributes`, as `known` gives them."""
     own = f"{key}={value}"
     return known((own, *(f"{offset}:{own}" for offset in OFFSETS)) if key in WINDOW_KEYS else (own,), attributes)
 
 
-def known(strings: tuple[str, ...], attributes: frozenset[str] | None) -> tuple[str, ...]:
-    """`strings`, each replaced by "" when `attributes` (a model's) are given and it is not one of them."""
+def known(strings: tuple[str, ...], attributes: KnownAttributes | None) -> tuple[str | bytes, ...]:
+    """`strings`; given a model's `attributes`, each one's bytes, or b"" (which rows leave out) for one the model
+    lacks."""
     if attributes is None:
         return strings
-    return tuple(string if string in attributes else "" for string in strings)
+    encoded = attributes.encoded
+    return tuple(encoded.get(string, b"") for string in strings)
 
 
-def syllable_strings(token: str, attributes: frozenset[str] | None = None) -> dict[str, tuple[str, ...]]:
+def syllable_strings(token: str, attributes: KnownAttributes | None = None) -> dict[str, tuple[str | bytes, ...]]:
     """`placed_strings` of each feature of a syllable's own text."""
     return {key: placed_strings(key, value, attributes) for key, value in syllable_values(token).items()}
 
@@ -96,7 +111,7 @@ remembered_syllable_strings = lru_cache(maxsize=1 << 13)(syllable_strings)
 remembered_placed_strings = lru_cache(maxsize=1 << 13)(placed_strings)
 
 
-def syllables_strings(tokens: list[str], attributes: frozenset[str] | None) -> list[dict[str, tuple[str, ...]]]:
+def syllables_strings(tokens: list[str], attributes: KnownAttributes | None) -> list[dict[str, tuple[str | bytes, ...]]]:
     """`syllable_strings` of each token, remembered for the tokens no longer than MAX_FEATURE_CHARS (real syllables;
     the memo would hold a longer one whole), all in one pass when none is longer."""
     if max(map(len, tokens)) <= MAX_FEATURE_CHARS:
@@ -106,12 +121,12 @@ def syllables_strings(tokens: list[str], attributes: frozenset[str] | None) -> l
 
 
 def token_features(tokens: list[str], word_ids: list[int], rule_tags: list[str],
-                   attributes: frozenset[str] | None = None) -> list[tuple[str, ...]]:
+                   attributes: KnownAttributes | None = None) -> list[tuple[str | bytes, ...]]:
     """crfsuite feature strings for each syllable of one sequence: its own features ("bias", then LOCAL), then
     for each offset of the window the neighbour's WINDOW_KEYS, or "{offset}:edge" past the sequence's ends.
 
-    Given the model's `attributes`, a row keeps only the strings among them: crfsuite skips the others (a fifth of
-    them), each only after copying it in.
+    Given the model's `attributes`, a row keeps only the strings among them, as bytes: crfsuite skips the others
+    (a fifth of them), each only after copying it in.
 
     Built column by column (one list of each feature's strings, looked up in the strings each syllable, word, place
     in the word and rule tag gives) and zipped into rows.
@@ -193,6 +208,11 @@ def model_attributes(path: Path) -> frozenset[str]:
     """The attribute strings a CRFsuite model file knows (its attribute dictionary, a CQDB), read from the file:
     pycrfsuite's `Tagger.info()` takes over a second on underthesea's model. A tagger skips any other string, so
     those need not be passed to it."""
+    return frozenset(model_attribute_bytes(path))
+
+
+def model_attribute_bytes(path: Path) -> dict[str, bytes]:
+    """`model_attributes`, each with its UTF-8 bytes as the file holds them."""
     data = path.read_bytes()
     (dictionary,) = struct.unpack_from("<I", data, CRFSUITE_ATTRIBUTES_AT)
     magic, _, _, _, count, backward = struct.unpack_from("<4sIIIII", data, dictionary)
@@ -203,7 +223,7 @@ def model_attributes(path: Path) -> frozenset[str]:
     size_bytes = numpy.frombuffer(data, numpy.uint8)[records[:, None] + numpy.arange(4, 8)].astype(numpy.int64)
     sizes = (size_bytes << numpy.arange(0, 32, 8)).sum(axis=1)
     strings = [data[start:end] for start, end in zip((records + 8).tolist(), (records + 7 + sizes).tolist())]
-    return frozenset(b"\0".join(strings).decode("utf-8").split("\0"))
+    return dict(zip(b"\0".join(strings).decode("utf-8").split("\0"), strings))
 
 
 class ReportingTrainer(pycrfsuite.Trainer):
@@ -227,7 +247,7 @@ class ReportingTrainer(pycrfsuite.Trainer):
 class CrfModel:
     """Train, save, load and apply the syllable CRF."""
 
-    def __init__(self, tagger: pycrfsuite.Tagger | None = None, attributes: frozenset[str] | None = None):
+    def __init__(self, tagger: pycrfsuite.Tagger | None = None, attributes: KnownAttributes | None = None):
         self.tagger = tagger
         self.attributes = attributes
 
@@ -251,7 +271,7 @@ class CrfModel:
         check_model_file(model_dir / MODEL_FILE)
         tagger = pycrfsuite.Tagger()
         tagger.open(str(model_dir / MODEL_FILE))
-        return cls(tagger, model_attributes(model_dir / MODEL_FILE))
+        return cls(tagger, KnownAttributes(model_attribute_bytes(model_dir / MODEL_FILE)))
 
     def tag(self, features: list[list[str]]) -> tuple[list[str], list[float]]:
         """The best tag sequence and each entity tag's marginal probability (0.0 for an "O" tag: entity scores
