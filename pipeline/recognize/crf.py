@@ -91,7 +91,7 @@ def placed_strings(key: str, value: str, attributes: KnownAttributes | None = No
 
 
 def known(strings: tuple[str, ...], attributes: KnownAttributes | None) -> tuple[str | bytes, ...]:
-    """`strings`; given a model's `attributes`, each one's bytes, or b"" (which rows leave out) for one the model
+    """`strings`; given a model's `attributes`, each one's bytes, or b"" (which crfsuite skips) for one the model
     lacks."""
     if attributes is None:
         return strings
@@ -125,8 +125,9 @@ def token_features(tokens: list[str], word_ids: list[int], rule_tags: list[str],
     """crfsuite feature strings for each syllable of one sequence: its own features ("bias", then LOCAL), then
     for each offset of the window the neighbour's WINDOW_KEYS, or "{offset}:edge" past the sequence's ends.
 
-    Given the model's `attributes`, a row keeps only the strings among them, as bytes: crfsuite skips the others
-    (a fifth of them), each only after copying it in.
+    Given the model's `attributes`, a row holds the strings among them as bytes and b"" for the others (a fifth of
+    them): crfsuite skips an attribute it does not know, and copies and skips b"" for less than it costs to drop it
+    from the row here.
 
     Built column by column (one list of each feature's strings, looked up in the strings each syllable, word, place
     in the word and rule tag gives) and zipped into rows.
@@ -155,7 +156,7 @@ def token_features(tokens: list[str], word_ids: list[int], rule_tags: list[str],
             else:
                 row += known((f"{offset}:edge",), attributes)
         rows[i] = row
-    return rows if attributes is None else [tuple(filter(None, row)) for row in rows]
+    return rows
 
 
 def example_text(example: Example) -> tuple[str, list[int], list[int]]:
