@@ -79,7 +79,7 @@ def token_labels(tokens: list[tuple[int, int]], entities: list[tuple[int, int, s
     return labels
 
 
-def crossings(words: list[str], labels: list[str], first: int, last: int) -> dict[int, tuple[str, tuple[str, ...]]]:
+def crossings(words: list[str], labels: list[str], first: int, last: int) -> dict[int, tuple[bytes, tuple[bytes, ...]]]:
     """What lies between each token outside the figure (tokens `first`..`last`) and the figure, found walking out
     from the figure once per side, as the token's feature strings: its "punct=" string, then the "last_punct=",
     "colon_crossed=", "figure_crossed=" and "crossed=" strings that apply (stop punctuation marks crossed and the
@@ -108,15 +108,16 @@ def crossings(words: list[str], labels: list[str], first: int, last: int) -> dic
 
 
 def crossed_strings(side: str, punct: int, nearest: str | None, colon: bool, figure: bool,
-                    stops: frozenset[str]) -> tuple[str, tuple[str, ...]]:
-    """The "punct=" string and the crossing strings (see `crossings`) of a token on `side` of its figure."""
+                    stops: frozenset[str]) -> tuple[bytes, tuple[bytes, ...]]:
+    """The "punct=" string and the crossing strings (see `crossings`) of a token on `side` of its figure, as bytes
+    (see `token_features`)."""
     crossed = [f"last_punct={side}{nearest}"] if punct else []
     if colon:
         crossed.append(f"colon_crossed={side}")
     if figure:
         crossed.append(f"figure_crossed={side}")
     crossed.extend(f"crossed={side}{w}" for w in sorted(stops))  # in one order: crfsuite numbers attributes as met
-    return f"punct={side}{min(punct, 2)}", tuple(crossed)
+    return f"punct={side}{min(punct, 2)}".encode(), tuple(string.encode() for string in crossed)
 
 
 CROSSED_NOTHING = {side: crossed_strings(side, 0, None, False, False, frozenset()) for side in "ba"}
@@ -126,25 +127,32 @@ OFFSETS = (-2, -1, 1, 2)
 
 
 def token_strings(text: str, token: tuple[int, int], label: str) -> tuple:
-    """What of one token does not depend on the figure: its word and entity label, its "w=", "shape=", "ent=" and
-    "w|side=" (for each side) strings, and "w[offset]=" as the token `offset` places before it sees it."""
+    """What of one token does not depend on the figure: its word, entity label and word as bytes, its "w=",
+    "shape=", "ent=" and "w|side=" (for each side) strings, and "w[offset]=" as the token `offset` places before it
+    sees it (strings as bytes, see `token_features`)."""
     word = text[token[0]:token[1]].lower()
-    return (word, label, f"w={word}", f"shape={shape(text[token[0]:token[1]])}", f"ent={label}",
-            f"w|side={word}|b", f"w|side={word}|a", tuple(f"w[{offset}]={word}" for offset in OFFSETS))
+    strings = (f"w={word}", f"shape={shape(text[token[0]:token[1]])}", f"ent={label}", f"w|side={word}|b",
+               f"w|side={word}|a")
+    return (word, label, word.encode(), *(string.encode() for string in strings),
+            tuple(f"w[{offset}]={word}".encode() for offset in OFFSETS))
 
 
-FIGURE_NEIGHBOUR = tuple(f"w[{offset}]=FIG" for offset in OFFSETS)
-SIDE_BEFORE, SIDE_AFTER = "side=b", "side=a"
+FIGURE_NEIGHBOUR = tuple(f"w[{offset}]=FIG".encode() for offset in OFFSETS)
+SIDE_BEFORE, SIDE_AFTER = b"side=b", b"side=a"
 FAR = 21  # distances from here on are all "far"
 # The "dist=" string of each side (by its "side=" string) and distance, FAR standing for every larger distance.
-DISTANCES = {side: [f"dist={side[-1]}{offset_bucket(d)}" for d in range(FAR + 1)] for side in (SIDE_BEFORE, SIDE_AFTER)}
+DISTANCES = {side: [f"dist={side.decode()[-1]}{offset_bucket(d)}".encode() for d in range(FAR + 1)]
+             for side in (SIDE_BEFORE, SIDE_AFTER)}
 
 
 def token_features(text: str, tokens: list[tuple[int, int]], metric: tuple[int, int],
                    entities: list[tuple[int, int, str]], rule_span: tuple[int, int] | None,
-                   memo: dict | None = None) -> list[list[str]]:
+                   memo: dict | None = None) -> list[list[bytes]]:
     """CRF features of each token (see the module docstring); `entities` are the document's (start, end, label).
-    `memo` (one per document) keeps each token's `token_strings` for the document's other figures."""
+    `memo` (one per document) keeps each token's `token_strings` for the document's other figures.
+
+    The strings are UTF-8 bytes: python-crfsuite encodes every str it is given anew, once per string and call, and
+    copies bytes as they are."""
     memo = {} if memo is None else memo
     missing = [token for token in tokens if token not in memo]
     if missing:
@@ -160,26 +168,26 @@ def token_features(text: str, tokens: list[tuple[int, int]], metric: tuple[int, 
     features = []
     for i, (start, end) in enumerate(tokens):
         if first <= i <= last:
-            features.append(["fig", "bias"])
+            features.append([b"fig", b"bias"])
             continue
-        _, _, word_string, shape_string, ent, w_before, w_after, _ = strings[i]
+        _, _, _, word_string, shape_string, ent, w_before, w_after, _ = strings[i]
         if i < first:
             side, distance, w_side = SIDE_BEFORE, first - i, w_before
         else:
             side, distance, w_side = SIDE_AFTER, i - last, w_after
         punct_string, crossings_strings = crossed[i]
-        f = ["bias", word_string, shape_string, side, DISTANCES[side][min(distance, FAR)], punct_string, w_side, ent,
+        f = [b"bias", word_string, shape_string, side, DISTANCES[side][min(distance, FAR)], punct_string, w_side, ent,
              *crossings_strings]
         for k, offset in enumerate(OFFSETS):
             j = i + offset
             if 0 <= j < len(tokens):
-                f.append(FIGURE_NEIGHBOUR[k] if first <= j <= last else strings[j][7][k])
+                f.append(FIGURE_NEIGHBOUR[k] if first <= j <= last else strings[j][8][k])
         if i > 0:
-            f.append(f"bigram={words[i - 1]}|{words[i]}")
+            f.append(b"bigram=" + strings[i - 1][2] + b"|" + strings[i][2])
         if rule_span and rule_span[0] <= start and end <= rule_span[1]:
-            f.append("rule")
+            f.append(b"rule")
         if i == 0:
-            f.append("sentence_start")
+            f.append(b"sentence_start")
         features.append(f)
     return features
 
@@ -316,7 +324,7 @@ class IndicatorTagger:
         self.tagger = tagger
 
     @classmethod
-    def train(cls, sequences: list[tuple[list[list[str]], list[str]]], path: Path, c1: float = 0.05, c2: float = 0.1,
+    def train(cls, sequences: list[tuple[list[list[bytes]], list[str]]], path: Path, c1: float = 0.05, c2: float = 0.1,
               max_iterations: int = 150) -> "IndicatorTagger":
         trainer = pycrfsuite.Trainer(verbose=False)
         for features, tags in sequences:
@@ -335,5 +343,5 @@ class IndicatorTagger:
             raise ModelError(f"{path}: cannot read the indicator model ({exc}); rebuild it with `vipie train`") from exc
         return cls(tagger)
 
-    def tag(self, features: list[list[str]]) -> list[str]:
+    def tag(self, features: list[list[bytes]]) -> list[str]:
         return self.tagger.tag(features) if features else []

@@ -59,7 +59,7 @@ class FigureInputs:
     province: list[Candidate]
     year: list[Candidate]
     tokens: list[tuple[int, int]]
-    token_features: list[list[str]]
+    token_features: list[list[bytes]]
     rule_indicator: tuple[int, int] | None
     document: DocumentView  # what a cross-encoder reads: the text and its layout around the figure
     figure: FigureView
