@@ -26,7 +26,6 @@ from pipeline.facts.link import (
     LinkContext,
     Resolved,
     clause_of,
-    comparison_segments,
     is_baseline,
     published_year,
     year_of,
@@ -141,7 +140,7 @@ class DocumentView:
 
     def __post_init__(self):
         self.token_starts = [m.start() for m in WORD.finditer(self.text)]
-        self.fenced = comparison_segments(self.text, self.context.sentences)
+        self.fenced = self.linker.comparison_segments(self.text, tuple(self.context.sentences))
         self.own = self.linker.own_province(self.text, self.entities, self.context)
         self.published = published_year(self.context.meta)
         self.dates = [(e, year_of(e.text)) for e in self.entities if e.label == "DATE" and year_of(e.text)]

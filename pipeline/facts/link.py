@@ -6,6 +6,7 @@ ANNOTATION_GUIDELINES.md and stay null when nothing fixes them; each fact says
 which evidence decided them.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import islice
@@ -85,7 +86,7 @@ def enclosing(spans: list[tuple[int, int]], pos: int) -> tuple[int, int] | None:
     return None
 
 
-def comparison_segments(text: str, sentences: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def comparison_segments(text: str, sentences: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     """Parts of sentences that open with a comparison and run to the next one or the sentence end."""
     segments = []
     for start, end in sentences:
@@ -122,11 +123,13 @@ class FactLinker:
         self.provinces = provinces
         # The learned linker asks for each entity once per figure: a document's names are few, its figures many.
         self.named_by = lru_cache(maxsize=1 << 14)(provinces.named_by)
+        # The rules and then the learned linker's view of the same document read its comparison segments.
+        self.comparison_segments = lru_cache(maxsize=1)(comparison_segments)
 
     def link_facts(self, text: str, entities: list[EntitySpan], context: LinkContext) -> list[dict]:
         """One fact per METRIC entity, in text order."""
         facts = []
-        fenced = comparison_segments(text, context.sentences)
+        fenced = self.comparison_segments(text, tuple(context.sentences))
         own = self.own_province(text, entities, context)
         for metric in (e for e in entities if e.label == "METRIC"):
             sentence = enclosing(context.sentences, metric.start) or (metric.start, metric.end)
