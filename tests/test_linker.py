@@ -145,6 +145,18 @@ def test_a_baseline_year_is_marked():
     assert {"baseline", "lead=so_voi"} <= set(by_value(years, 2022)[0].features)
 
 
+def test_a_figure_in_brackets_right_after_a_date_is_marked_as_that_dates():
+    text = "Chỉ số năm 2024 tăng 7 bậc so với năm 2016 (thứ 25/63), so với năm 2020 là thứ 20/63."
+    spans = [("DATE", "năm 2024"), ("METRIC", "7 bậc"), ("DATE", "năm 2016"), ("METRIC", "thứ 25/63"),
+             ("DATE", "năm 2020"), ("METRIC", "thứ 20/63")]
+    _, years = candidates_of(text, spans, "thứ 25/63")
+    assert "figure_in_bracket_after" in by_value(years, 2016)[0].features
+    assert "figure_in_bracket_after" not in by_value(years, 2024)[0].features
+    for figure in ("7 bậc", "thứ 20/63"):
+        _, years = candidates_of(text, spans, figure)
+        assert not any("figure_in_bracket_after" in c.features for c in years)
+
+
 def test_a_review_title_and_its_next_years_tasks_are_told_apart():
     text = "Kết quả công tác cải cách hành chính năm 2018 và nhiệm vụ năm 2019\nTổng số hồ sơ tiếp nhận là 74.185 hồ sơ."
     _, years = candidates_of(text, [("DATE", "năm 2018"), ("DATE", "năm 2019"), ("METRIC", "74.185")], "74.185")

@@ -612,6 +612,7 @@ def year_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[
     text = doc.text
     metric = fig.metric
     shared = figure_features(doc, fig)
+    figure_bracket = doc.bracket_of(metric.start)
     candidates: list[Candidate] = []
     for entity, year in doc.dates:
         span = (entity.start, entity.end)
@@ -637,6 +638,8 @@ def year_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[
         features.update(table_features(doc, fig, span))
         if span[0] >= metric.end and doc.tokens_between(metric.end, span[0]) <= 2:
             features["right_after_figure"] = 1.0
+        if figure_bracket is not None and span[1] <= figure_bracket and not text[span[1]:figure_bracket].strip():
+            features["figure_in_bracket_after"] = 1.0  # "so với năm 2019 ([16.200] hồ sơ)": the date's own figure
         if doc.published is not None:
             features["vs_published=" + ("same" if year == doc.published else "later" if year > doc.published else "earlier")] = 1.0
         if year in doc.title_years:
