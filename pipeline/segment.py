@@ -166,7 +166,7 @@ TRUTH = {False: "False", True: "True"}
 WINDOW_MEMO_SIZE = 1 << 15
 # How many runs of non-space characters the tokenizer remembers the tokens of: the 416 composed documents hold
 # 10,247 distinct runs.
-CHUNK_MEMO_SIZE = 1 << 15
+RUN_MEMO_SIZE = 1 << 15
 
 
 def read_pickle(path: Path):
@@ -349,7 +349,10 @@ def regex_tokenizer(package: Path) -> Callable[[str], list[str]]:
         text_normalize, character_normalize)})
     patterns = module.patterns
 
-    chunk_memo: dict[str, list[str]] = {}
+    run_memo: dict[str, list[str]] = {}
+
+    def tokens_of(piece: str) -> list[str]:
+        return [match.group() for match in patterns.finditer(piece)]
 
     def tokenize(text: str) -> list[str]:
         """`module.tokenize(text, use_token_normalize=False)`. Each alternative of its pattern is one named group
@@ -364,17 +367,16 @@ def regex_tokenizer(package: Path) -> Callable[[str], list[str]]:
         runs = normalized.split()
         if not runs:
             return []
-        if len(chunk_memo) + len(runs) > CHUNK_MEMO_SIZE:
-            chunk_memo.clear()  # a worker's memory stays flat over a long corpus
+        if len(run_memo) + len(runs) > RUN_MEMO_SIZE:
+            run_memo.clear()  # a worker's memory stays flat over a long corpus
         tokens = []
         for run in runs[:-1]:
-            found = chunk_memo.get(run)
+            found = run_memo.get(run)
             if found is None:
-                found = chunk_memo[run] = [match.group() for match in patterns.finditer(run + " ")]
+                found = run_memo[run] = tokens_of(run + " ")
             tokens.extend(found)
         tail = normalized[len(normalized.rstrip()):]
-        tokens.extend(match.group() for match in patterns.finditer(runs[-1] + tail))
-        return tokens
+        return tokens + tokens_of(runs[-1] + tail)
 
     return tokenize
 

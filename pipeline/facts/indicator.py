@@ -141,8 +141,8 @@ FIGURE_NEIGHBOUR = tuple(f"w[{offset}]=FIG".encode() for offset in OFFSETS)
 SIDE_BEFORE, SIDE_AFTER = b"side=b", b"side=a"
 FAR = 21  # distances from here on are all "far"
 # The "dist=" string of each side (by its "side=" string) and distance, FAR standing for every larger distance.
-DISTANCES = {side: [f"dist={side.decode()[-1]}{offset_bucket(d)}".encode() for d in range(FAR + 1)]
-             for side in (SIDE_BEFORE, SIDE_AFTER)}
+DISTANCES = {side: [f"dist={letter}{offset_bucket(d)}".encode() for d in range(FAR + 1)]
+             for side, letter in ((SIDE_BEFORE, "b"), (SIDE_AFTER, "a"))}
 
 
 def token_features(text: str, tokens: list[tuple[int, int]], metric: tuple[int, int],

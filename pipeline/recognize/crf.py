@@ -274,7 +274,7 @@ class CrfModel:
         tagger.open(str(model_dir / MODEL_FILE))
         return cls(tagger, KnownAttributes(model_attribute_bytes(model_dir / MODEL_FILE)))
 
-    def tag(self, features: list[list[str]]) -> tuple[list[str], list[float]]:
+    def tag(self, features: list[tuple[str | bytes, ...]]) -> tuple[list[str], list[float]]:
         """The best tag sequence and each entity tag's marginal probability (0.0 for an "O" tag: entity scores
         never read it, and most tags are "O")."""
         if not features:
