@@ -64,6 +64,17 @@ def test_national_needs_national_evidence_and_a_provincial_report_is_not_nationa
     assert [c.kind for c in provinces] == ["null"]
 
 
+def test_a_national_word_inside_a_systems_name_is_not_national_evidence():
+    text = "Cổng Dịch vụ công của tỉnh đã kết nối với Cổng Dịch vụ công quốc gia, cung cấp 41 dịch vụ công."
+    spans = [("SYSTEM", "Cổng Dịch vụ công"), ("SYSTEM", "Cổng Dịch vụ công quốc gia"), ("METRIC", "41")]
+    provinces, _ = candidates_of(text, spans, "41")
+    assert [c.kind for c in provinces] == ["null"]
+    text = "Cả nước có 63 tỉnh kết nối với Cổng Dịch vụ công quốc gia, cung cấp 41 dịch vụ công."
+    spans = [("SYSTEM", "Cổng Dịch vụ công quốc gia"), ("METRIC", "41")]
+    provinces, _ = candidates_of(text, spans, "41")  # the marker outside the name still counts
+    assert "national_marker:clause" in by_value(provinces, NATIONAL)[0].features
+
+
 def test_a_far_year_frames_a_figure_only_as_a_frame_or_the_articles_period():
     text = ("Chuyển đổi số tại địa phương\nTỉnh triển khai kế hoạch giai đoạn 2022-2025 về chính quyền số.\n"
             "Các sở đã kết nối hệ thống.\nTỉnh có 500 tài khoản thư điện tử.")

@@ -462,9 +462,10 @@ def national_cues(doc: DocumentView, fig: FigureView) -> tuple[dict[str, float],
     clause_text = text[fig.clause[0] : fig.clause[1]]
     sentence_text = text[fig.sentence[0] : fig.sentence[1]]
     cues = {}
-    if any(marker in clause_text.lower() for marker in NATIONAL_MARKERS):
+    words = national_words(doc, fig)
+    if any(word in NATIONAL_MARKERS and fig.clause[0] <= at < fig.clause[1] for at, word in words):
         cues["national_marker:clause"] = 1.0
-    elif NATIONAL_WORDS.search(sentence_text):
+    elif words:
         cues["national_marker:sentence"] = 1.0
     if PROVINCE_COUNT.match(text[metric.end : fig.clause[1]]):
         ranked = RANKED.search(text[fig.clause[0] : metric.start])
@@ -487,6 +488,16 @@ def national_cues(doc: DocumentView, fig: FigureView) -> tuple[dict[str, float],
     if national_subject(doc, fig):
         cues["national_subject"] = 1.0
     return cues, bodies
+
+
+def national_words(doc: DocumentView, fig: FigureView) -> list[tuple[int, str]]:
+    """The national words of a figure's sentence (offset, lowercased word), leaving out those inside a SYSTEM's name:
+    "Cổng Dịch vụ công quốc gia" is a portal a province uses, not national evidence (guidelines v2)."""
+    names = [(e.start, e.end) for e in doc.entities
+             if e.label == "SYSTEM" and fig.sentence[0] <= e.start < fig.sentence[1]]
+    words = [(fig.sentence[0] + m.start(), m.group().lower())
+             for m in NATIONAL_WORDS.finditer(doc.text[fig.sentence[0] : fig.sentence[1]])]
+    return [(at, word) for at, word in words if not any(start <= at < end for start, end in names)]
 
 
 def national_body(entity: EntitySpan) -> bool:
