@@ -185,6 +185,19 @@ class DocumentView:
         """How many of the sorted `starts` lie in [a, b) (entities are flat, so a start inside means the span is)."""
         return bisect_left(starts, b) - bisect_left(starts, a)
 
+    def sentence_order(self, sentence: tuple[int, int]) -> str:
+        """How a sentence pairs its years and figures (guidelines v2, rule 1: each figure takes its own year):
+        "date_first" when a year opens the sequence ("năm 2022 lên 27,4% và năm 2023 đạt 46,8%"), "figure_first"
+        when a figure opens it and a year closes it ("từ 45% năm 2019 lên 90% năm 2023"), else "mixed"."""
+        a, b = sentence
+        dates = self.date_starts[bisect_left(self.date_starts, a) : bisect_left(self.date_starts, b)]
+        figures = self.figure_starts[bisect_left(self.figure_starts, a) : bisect_left(self.figure_starts, b)]
+        if not dates or not figures:
+            return "mixed"
+        if dates[0] < figures[0]:
+            return "date_first"
+        return "figure_first" if dates[-1] > figures[-1] else "mixed"
+
     def has_cue(self, name: str, a: int, b: int) -> bool:
         """Whether a match of the GAP_CUES pattern `name` lies within [a, b)."""
         index = bisect_left(self.cue_starts[name], a)
@@ -649,6 +662,9 @@ def year_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[
         features.update(table_features(doc, fig, span))
         if span[0] >= metric.end and doc.tokens_between(metric.end, span[0]) <= 2:
             features["right_after_figure"] = 1.0
+        if region in ("clause", "sentence"):
+            side = "before" if span[1] <= metric.start else "after"
+            features[f"order={doc.sentence_order(fig.sentence)}&side={side}"] = 1.0
         if figure_bracket is not None and span[1] <= figure_bracket and not text[span[1]:figure_bracket].strip():
             features["figure_in_bracket_after"] = 1.0  # "so với năm 2019 ([16.200] hồ sơ)": the date's own figure
         if doc.published is not None:
