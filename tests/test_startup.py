@@ -18,7 +18,9 @@ indicators, one entity and the scores moved), and again when writers i and j joi
 five entity spans and the scores moved). The sixth speed round left it byte-identical; it was regenerated again when
 the linker learned a figure in brackets right after a date (a retrained default: scores and one year span moved, no
 value, province or year), and again when a national word inside a SYSTEM's name stopped being a national cue (a
-retrained default: three of seed 001's figures went from "Việt Nam" to null, as its gold has them). A change that means
+retrained default: three of seed 001's figures went from "Việt Nam" to null, as its gold has them), and again when
+year candidates learned whether their sentence puts years before or after figures (a retrained default: only scores
+moved). A change that means
 to alter the output regenerates the file the same way and says so.
 """
 
