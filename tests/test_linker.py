@@ -75,22 +75,29 @@ def test_a_national_word_inside_a_systems_name_is_not_national_evidence():
     assert "national_marker:clause" in by_value(provinces, NATIONAL)[0].features
 
 
-def test_year_candidates_know_whether_the_sentence_puts_its_years_before_or_after_their_figures():
-    text = "Năm 2021 tỷ lệ đạt 9,6%, năm 2022 lên 27,4% và năm 2023 đạt 46,8%."
-    spans = [("DATE", "Năm 2021"), ("METRIC", "9,6%"), ("DATE", "năm 2022"), ("METRIC", "27,4%"),
-             ("DATE", "năm 2023"), ("METRIC", "46,8%")]
-    _, years = candidates_of(text, spans, "27,4%")
-    assert "order=date_first&side=before" in by_value(years, 2022)[0].features
-    assert "order=date_first&side=after" in by_value(years, 2023)[0].features
-    text = "Tỷ lệ tăng từ 45% năm 2019 lên gần 90% năm 2023."
-    spans = [("METRIC", "45%"), ("DATE", "năm 2019"), ("METRIC", "gần 90%"), ("DATE", "năm 2023")]
-    _, years = candidates_of(text, spans, "gần 90%")
-    assert "order=figure_first&side=after" in by_value(years, 2023)[0].features
-    assert "order=figure_first&side=before" in by_value(years, 2019)[0].features
-    text = "Tỉnh có 120 tổ, tăng 30 tổ so với năm 2022 và đạt 95%."
-    spans = [("METRIC", "120"), ("METRIC", "30 tổ"), ("DATE", "năm 2022"), ("METRIC", "95%")]
-    _, years = candidates_of(text, spans, "120")  # a figure opens it and a figure closes it
-    assert "order=mixed&side=after" in by_value(years, 2022)[0].features
+ORDER_CASES = [
+    # a year opens the sequence: each figure takes the year before it
+    ("Năm 2021 tỷ lệ đạt 9,6%, năm 2022 lên 27,4% và năm 2023 đạt 46,8%.",
+     [("DATE", "Năm 2021"), ("METRIC", "9,6%"), ("DATE", "năm 2022"), ("METRIC", "27,4%"), ("DATE", "năm 2023"),
+      ("METRIC", "46,8%")],
+     "27,4%", {2022: "order=date_first&side=before", 2023: "order=date_first&side=after"}),
+    # a figure opens it and a year closes it: each figure takes the year after it
+    ("Tỷ lệ tăng từ 45% năm 2019 lên gần 90% năm 2023.",
+     [("METRIC", "45%"), ("DATE", "năm 2019"), ("METRIC", "gần 90%"), ("DATE", "năm 2023")],
+     "gần 90%", {2023: "order=figure_first&side=after", 2019: "order=figure_first&side=before"}),
+    # a figure opens it and a figure closes it
+    ("Tỉnh có 120 tổ, tăng 30 tổ so với năm 2022 và đạt 95%.",
+     [("METRIC", "120"), ("METRIC", "30 tổ"), ("DATE", "năm 2022"), ("METRIC", "95%")],
+     "120", {2022: "order=mixed&side=after"}),
+]
+
+
+@pytest.mark.parametrize("text, spans, figure, expected", ORDER_CASES)
+def test_year_candidates_know_whether_the_sentence_puts_its_years_before_or_after_their_figures(
+        text, spans, figure, expected):
+    _, years = candidates_of(text, spans, figure)
+    for year, feature in expected.items():
+        assert feature in by_value(years, year)[0].features
 
 
 def test_a_far_year_frames_a_figure_only_as_a_frame_or_the_articles_period():
