@@ -165,6 +165,7 @@ class DocumentView:
         self.paragraph_starts = [start for start, _ in self.context.paragraphs]
         self.date_spans = sorted((e.start, e.end) for e, _ in self.dates)
         self.date_starts = [start for start, _ in self.date_spans]
+        self.system_spans = sorted((e.start, e.end) for e in self.entities if e.label == "SYSTEM")
         self.cues = {name: [(m.start(), m.end()) for m in pattern.finditer(self.text)] for name, pattern in GAP_CUES}
         self.cue_starts = {name: [start for start, _ in matches] for name, matches in self.cues.items()}
         self.open_brackets = innermost_open_brackets(self.text)
@@ -506,8 +507,7 @@ def national_cues(doc: DocumentView, fig: FigureView) -> tuple[dict[str, float],
 def national_words(doc: DocumentView, fig: FigureView) -> list[tuple[int, str]]:
     """The national words of a figure's sentence (offset, lowercased word), leaving out those inside a SYSTEM's name:
     "Cổng Dịch vụ công quốc gia" is a portal a province uses, not national evidence (guidelines v2)."""
-    names = [(e.start, e.end) for e in doc.entities
-             if e.label == "SYSTEM" and fig.sentence[0] <= e.start < fig.sentence[1]]
+    names = [span for span in doc.system_spans if fig.sentence[0] <= span[0] < fig.sentence[1]]
     words = [(fig.sentence[0] + m.start(), m.group().lower())
              for m in NATIONAL_WORDS.finditer(doc.text[fig.sentence[0] : fig.sentence[1]])]
     return [(at, word) for at, word in words if not any(start <= at < end for start, end in names)]
@@ -637,6 +637,7 @@ def year_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[
     metric = fig.metric
     shared = figure_features(doc, fig)
     figure_bracket = doc.bracket_of(metric.start)
+    order = doc.sentence_order(fig.sentence)
     candidates: list[Candidate] = []
     for entity, year in doc.dates:
         span = (entity.start, entity.end)
@@ -664,7 +665,7 @@ def year_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> list[
             features["right_after_figure"] = 1.0
         if region in ("clause", "sentence"):
             side = "before" if span[1] <= metric.start else "after"
-            features[f"order={doc.sentence_order(fig.sentence)}&side={side}"] = 1.0
+            features[f"order={order}&side={side}"] = 1.0
         if figure_bracket is not None and span[1] <= figure_bracket and not text[span[1]:figure_bracket].strip():
             features["figure_in_bracket_after"] = 1.0  # "so với năm 2019 ([16.200] hồ sơ)": the date's own figure
         if doc.published is not None:
