@@ -16,7 +16,9 @@ documents by default). With `--workers-docs N`, `vipie extract` on N documents
 documents, each a different text (the seeds repeated flatter one worker, whose memos serve every repeat,
 against two that each build theirs). With `--fresh FILE`, vipie and underthesea per
 sentence once each on other documents, in a process that has seen none of them (the featurizers remember the
-strings they made, which flatters repeats of the same texts).
+strings they made, which flatters repeats of the same texts). With either workers option, the same for the
+machine itself: a pure Python loop as one process, then as two processes at once, in turn (`host_parallelism`):
+the speed-up `--workers 2` could reach at best on that machine at that time.
 
 Each figure is the best of `--repeat` runs (the whole processes that are compared run in turn, once per
 repeat, as the in-process runs do): wall seconds, user+sys CPU
@@ -117,6 +119,26 @@ def best_interleaved(commands: dict[str, list[str]], repeat: int) -> dict[str, d
         if "others_cpu_s" in fastest:
             best[name]["others_cpu_s"] = round(fastest["others_cpu_s"], 2)
     return best
+
+
+CPU_LOOP = "total = 0\nfor i in range(20_000_000):\n    total += i * i % 7\n"
+
+
+def host_parallelism(repeat: int) -> dict:
+    """The speed-up the machine gives two CPU-bound processes over one: CPU_LOOP as one process, then as two at
+    once, in turn, best of `repeat` each. Nothing is shared between the two, so `--workers 2` cannot beat it; on a
+    shared virtual machine it moves from run to run, and with it whether a bar on `--workers 2` is met."""
+    command = [sys.executable, "-c", CPU_LOOP]
+    alone, together = [], []
+    for _ in range(repeat):
+        alone.append(run_process(command)["wall_s"])
+        started = time.perf_counter()
+        processes = [subprocess.Popen(command) for _ in range(2)]
+        if any(process.wait() != 0 for process in processes):
+            raise SystemExit("bench: the CPU loop failed")
+        together.append(time.perf_counter() - started)
+    return {"one_process_s": round(min(alone), 3), "two_processes_s": round(min(together), 3),
+            "speedup_2_over_1": round(2 * min(alone) / min(together), 2)}
 
 
 def vipie_extract(inputs: list[Path], out: Path, workers: int = 1) -> list[str]:
@@ -242,6 +264,8 @@ def main() -> None:
             documents = sum(1 for d in iter_documents(args.workers_input) if not d.errors)
             figures["workers_other_documents"] = {"inputs": [str(path) for path in args.workers_input],
                                                   **workers_figures(args.workers_input, documents, work, args.repeat)}
+        if args.workers_docs or args.workers_input:
+            figures["host_parallelism"] = host_parallelism(args.repeat)
     seconds = in_process(nlp, texts, args.repeat)
     figures["in_process"] = {name: {"seconds": round(s, 3), "syllables_per_second": rate(seeds_syllables, s)}
                              for name, s in seconds.items()}
