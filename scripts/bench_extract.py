@@ -134,7 +134,7 @@ def host_parallelism(repeat: int) -> dict:
         alone.append(run_process(command)["wall_s"])
         started = time.perf_counter()
         processes = [subprocess.Popen(command) for _ in range(2)]
-        if any(process.wait() != 0 for process in processes):
+        if any(status != 0 for status in [process.wait() for process in processes]):  # wait for both first
             raise SystemExit("bench: the CPU loop failed")
         together.append(time.perf_counter() - started)
     return {"one_process_s": round(min(alone), 3), "two_processes_s": round(min(together), 3),
