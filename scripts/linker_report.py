@@ -7,11 +7,12 @@ Every score is oracle linking: gold entities in, so the table measures the linke
 --model` gives end-to-end figures). The learned linker is trained on the train split only; the learning
 curve trains it on the first 25/50/100% of the train documents in a fixed order (SHA-1 of the id). One more
 run fits it on train and dev together, as `params.yaml` ships it (`fit_on: train+dev`), and is scored on
-test_writer and the seeds only.
+test_writer, test_fresh and the seeds only.
 `--variants` adds the candidate settings to choose among on dev (regularisation, rule features off).
 `--by-writer` adds leave-one-writer-out cross-validation over the writers of train and dev (the writer is
 the document id without its number): each writer is scored by a linker trained on all the others, so a
-feature that only one writer's habits support shows up as a loss. test_writer and the seeds stay out of it.
+feature that only one writer's habits support shows up as a loss. test_writer, test_fresh and the seeds stay out
+of it.
 """
 
 import argparse
@@ -27,7 +28,7 @@ from pipeline.facts.ranker import CandidateRanker
 from pipeline.provinces import default_resolver
 from pipeline.train import layout_contexts, oracle_report, split_documents
 
-EVALUATED = ("dev", "test_writer", "test")
+EVALUATED = ("dev", "test_writer", "test_fresh", "test")
 
 
 def scores(linker: FactLinker, learned: LearnedLinker | None, structured) -> dict:

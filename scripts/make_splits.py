@@ -9,6 +9,8 @@ never seen (issue: generalization). Composed documents carry their writer in `me
     train        writers a, b, c, d, e, h, i, j
     dev          writer f   (district and commune stations: choose defaults and features here)
     test_writer  writer g   (a figure-heavy magazine analyst: blind, scored once at the end)
+    test_fresh   writer k   (a provincial portal's news desk, composed and annotated after the default model
+                            was last changed: scored once, blind to every choice made before it)
     test         the five real seed articles (evaluation only, never training or tuning)
 """
 
@@ -17,7 +19,8 @@ from pathlib import Path
 
 ANNOTATIONS = Path(__file__).resolve().parent.parent / "annotations"
 SPLIT_OF_WRITER = {"a": "train", "b": "train", "c": "train", "d": "train", "e": "train", "f": "dev",
-                   "g": "test_writer", "h": "train", "i": "train", "j": "train"}
+                   "g": "test_writer", "h": "train", "i": "train", "j": "train",
+                   "k": "test_fresh"}
 PART_WRITER = {"part_a.jsonl": "a", "part_b.jsonl": "b"}
 
 
@@ -26,7 +29,7 @@ def documents(path: Path) -> list[dict]:
 
 
 def main() -> None:
-    splits: dict[str, list[str]] = {"train": [], "dev": [], "test_writer": [], "test": []}
+    splits: dict[str, list[str]] = {"train": [], "dev": [], "test_writer": [], "test_fresh": [], "test": []}
     for path in sorted((ANNOTATIONS / "composed").glob("*.jsonl")):
         for doc in documents(path):
             writer = doc["meta"].get("writer") or PART_WRITER[path.name]

@@ -55,11 +55,11 @@ def test_split_keeps_the_seeds_out_of_training_and_holds_out_whole_writers():
     seeds = {d["id"] for d in read_jsonl("seeds/gold.jsonl")}
     composed = {d["id"]: d for d in read_jsonl(*COMPOSED)}
     assert set(splits["test"]) == seeds == {p.stem for p in (REPO.parent / "shared" / "seeds").glob("*.txt")}
-    assert set(splits["train"]) | set(splits["dev"]) | set(splits["test_writer"]) == set(composed)
-    writers = {name: {composed[i]["meta"].get("writer", "a/b") for i in splits[name]} for name in
-               ("train", "dev", "test_writer")}
-    assert writers["dev"] == {"f"} and writers["test_writer"] == {"g"}
-    assert not writers["train"] & (writers["dev"] | writers["test_writer"])
+    held_out = ("dev", "test_writer", "test_fresh")
+    assert set().union(*(splits[name] for name in ("train", *held_out))) == set(composed)
+    writers = {name: {composed[i]["meta"].get("writer", "a/b") for i in splits[name]} for name in ("train", *held_out)}
+    assert writers["dev"] == {"f"} and writers["test_writer"] == {"g"} and writers["test_fresh"] == {"k"}
+    assert not writers["train"] & set().union(*(writers[name] for name in held_out))
 
 
 def test_composed_corpus_covers_the_brief():
