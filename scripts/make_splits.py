@@ -29,7 +29,7 @@ def documents(path: Path) -> list[dict]:
 
 
 def main() -> None:
-    splits: dict[str, list[str]] = {"train": [], "dev": [], "test_writer": [], "test_fresh": [], "test": []}
+    splits: dict[str, list[str]] = {split: [] for split in (*dict.fromkeys(SPLIT_OF_WRITER.values()), "test")}
     for path in sorted((ANNOTATIONS / "composed").glob("*.jsonl")):
         for doc in documents(path):
             writer = doc["meta"].get("writer") or PART_WRITER[path.name]
