@@ -32,7 +32,8 @@ def read_jsonl(*names):
 @pytest.mark.parametrize("name", ["seeds/gold.jsonl", *COMPOSED, "agreement/first_pass.jsonl",
                                   "agreement/second_pass.jsonl", "agreement/k_first_pass.jsonl",
                                   "agreement/k_second_pass.jsonl", "agreement/hij_first_pass.jsonl",
-                                  "agreement/hij_second_pass.jsonl", "seeds/second_pass/second_pass_001.jsonl",
+                                  "agreement/hij_second_pass.jsonl", "agreement/seeds_first_pass.jsonl",
+                                  "agreement/seeds_second_pass.jsonl", "seeds/second_pass/second_pass_001.jsonl",
                                   "seeds/second_pass/second_pass_003.jsonl"])
 def test_gold_files_pass_the_contract_check(name):
     result = subprocess.run([sys.executable, CHECK_CONTRACT, ANNOTATIONS / name], capture_output=True, text=True)
