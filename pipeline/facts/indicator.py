@@ -11,6 +11,7 @@ only of names (a province, an agency, a date) or of linking verbs ("xếp", "đ�
 list "A có tỷ lệ X [58,4%], B [63,7%]" share the indicator of the item before them.
 """
 
+from functools import lru_cache
 from pathlib import Path
 
 import pycrfsuite
@@ -126,15 +127,19 @@ CROSSED_NOTHING = {side: crossed_strings(side, 0, None, False, False, frozenset(
 OFFSETS = (-2, -1, 1, 2)
 
 
-def token_strings(text: str, token: tuple[int, int], label: str) -> tuple:
+def token_strings(surface: str, label: str) -> tuple:
     """What of one token does not depend on the figure: its word, entity label and word as bytes, its "w=",
     "shape=", "ent=" and "w|side=" (for each side) strings, and "w[offset]=" as the token `offset` places before it
     sees it (strings as bytes, see `token_features`)."""
-    word = text[token[0]:token[1]].lower()
-    strings = (f"w={word}", f"shape={shape(text[token[0]:token[1]])}", f"ent={label}", f"w|side={word}|b",
-               f"w|side={word}|a")
+    word = surface.lower()
+    strings = (f"w={word}", f"shape={shape(surface)}", f"ent={label}", f"w|side={word}|b", f"w|side={word}|a")
     return (word, label, word.encode(), *(string.encode() for string in strings),
             tuple(f"w[{offset}]={word}".encode() for offset in OFFSETS))
+
+
+# Words and labels recur across documents: their strings are made once per process, and past 16,384 (surface,
+# label) pairs the least recently used are forgotten, so a worker's memory stays flat.
+remembered_token_strings = lru_cache(maxsize=1 << 14)(token_strings)
 
 
 FIGURE_NEIGHBOUR = tuple(f"w[{offset}]=FIG".encode() for offset in OFFSETS)
@@ -158,7 +163,7 @@ def token_features(text: str, tokens: list[tuple[int, int]], metric: tuple[int, 
     if missing:
         window = [e for e in entities if e[1] > missing[0][0] and e[0] < missing[-1][1]]
         for token, label in zip(missing, token_labels(missing, window)):
-            memo[token] = token_strings(text, token, label)
+            memo[token] = remembered_token_strings(text[token[0]:token[1]], label)
     strings = [memo[token] for token in tokens]
     words = [entry[0] for entry in strings]
     labels = [entry[1] for entry in strings]
