@@ -128,6 +128,29 @@ def test_list_items_belong_to_the_name_they_follow():
     assert "between:figures=1" in by_value(provinces, "Bình Phước")[0].features
 
 
+def test_a_province_mention_carries_its_part_in_a_2025_merger():
+    text = ("Từ ngày 1/7/2025, tỉnh Quảng Ngãi (mới) hoạt động trên cơ sở hợp nhất tỉnh Quảng Ngãi và tỉnh Kon Tum, "
+            "với 96 xã. Các xã thuộc địa bàn Kon Tum (cũ) còn 9 xã chưa có cáp quang.")
+    spans = [("LOCATION", "tỉnh Quảng Ngãi"), ("LOCATION", "tỉnh Quảng Ngãi"), ("LOCATION", "tỉnh Kon Tum"),
+             ("METRIC", "96"), ("LOCATION", "Kon Tum"), ("METRIC", "9")]
+    provinces, _ = candidates_of(text, spans, "96")
+    merged, merging = sorted(by_value(provinces, "Quảng Ngãi", "mention"), key=lambda c: c.span)
+    assert {"merger=merged", "merger=merged:clause"} <= set(merged.features)
+    assert "merger=merging" in merging.features
+    kon_tum_in_merger, kon_tum_former = sorted(by_value(provinces, "Kon Tum", "mention"), key=lambda c: c.span)
+    assert "merger=merging" in kon_tum_in_merger.features
+    assert {"merger=former", "merger=former:paragraph"} <= set(kon_tum_former.features)
+    provinces, _ = candidates_of(text, spans, "9")
+    assert "merger=former:clause" in by_value(provinces, "Kon Tum", "mention")[1].features
+
+
+def test_no_merger_cue_in_a_piece_that_tells_of_no_merger():
+    text = "Tỉnh Quảng Ngãi mới đạt 45% hồ sơ trực tuyến, thấp hơn Kon Tum cũng như Gia Lai."
+    spans = [("LOCATION", "Tỉnh Quảng Ngãi"), ("METRIC", "45%"), ("LOCATION", "Kon Tum"), ("LOCATION", "Gia Lai")]
+    provinces, _ = candidates_of(text, spans, "45%")
+    assert not [key for c in provinces for key in c.features if key.startswith("merger") or key == "post_merger"]
+
+
 def test_a_ministrys_own_figure_and_a_count_of_provinces_are_national_cues():
     provinces, _ = candidates_of("Bộ Tài chính đạt 96,3% hồ sơ trực tuyến.", [("AGENCY", "Bộ Tài chính"), ("METRIC", "96,3%")],
                                  "96,3%")

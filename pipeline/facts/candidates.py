@@ -70,6 +70,14 @@ UNNAMED_PROVINCES = regex.compile(
 # A site's list of related articles after the body: their headlines' figures, places and dates are not the body's.
 RELATED_NEWS = regex.compile(r"^[ \t]*(?:Tin liên quan|Xem thêm|Bài liên quan|Đọc thêm|Tin cùng chuyên mục)(?![\p{L}])",
                              regex.MULTILINE | regex.IGNORECASE)
+# A province named by its part in the 2025 mergers: a former one ("Hà Giang (cũ)", "Lào Cai cũ"), the merged one
+# ("tỉnh Quảng Ngãi (mới)"), or one of those a merger joined ("trên cơ sở hợp nhất tỉnh Quảng Ngãi và tỉnh Kon Tum").
+# Which one a figure belongs to is learned from the gold: the merged province unless the figure is told of a former
+# one's area ("các xã thuộc địa bàn Hà Giang (cũ)").
+FORMER_AFTER = regex.compile(r"\s*(?:\(\s*cũ\s*\)|cũ(?![\p{L}]))")
+MERGED_AFTER = regex.compile(r"\s*(?:\(\s*mới\s*\)|mới\s*\(|sau (?:khi )?(?:sáp nhập|hợp nhất))")
+MERGING_BEFORE = regex.compile(r"(?:sáp nhập|hợp nhất)(?:[^.;:!?\n]{0,40})$", regex.IGNORECASE)
+MERGER_WORDS = regex.compile(r"\(\s*cũ\s*\)|(?<![\p{L}])(?:sáp nhập|hợp nhất)(?![\p{L}])", regex.IGNORECASE)
 RANK_CUES = regex.compile(r"(?<![\p{L}])(?:xếp|đứng|vị trí|xếp hạng|thứ|top|tăng|giảm|bậc)(?![\p{L}])", regex.IGNORECASE)
 DISTANCE_BUCKETS = (0, 2, 5, 10, 20, 40, 80)
 # Region of a chosen mention → the evidence name written in its fact.
@@ -114,6 +122,18 @@ class Candidate:
     span: tuple[int, int] | None
     features: dict[str, float] = field(default_factory=dict)
     evidence: str | None = None  # how a fact that takes this candidate names its evidence
+
+
+def merger_role(text: str, entity: EntitySpan) -> str | None:
+    """A province mention's part in a 2025 merger: "former", "merged", "merging" (named in the merger itself), or
+    None."""
+    if FORMER_AFTER.match(text, entity.end):
+        return "former"
+    if MERGED_AFTER.match(text, entity.end):
+        return "merged"
+    if MERGING_BEFORE.search(text[max(0, entity.start - 60) : entity.start]):
+        return "merging"
+    return None
 
 
 def bucket(distance: int) -> str:
@@ -180,6 +200,9 @@ class DocumentView:
         self.related_news_start = related.start() if related else len(self.text)
         self.province_mentions = [(e, province) for e in self.entities if e.label in ("LOCATION", "AGENCY")
                                   for province in [self.linker.province_of_entity(e)] if province]
+        self.post_merger = bool(MERGER_WORDS.search(self.text))
+        self.merger_roles = ({e.start: merger_role(self.text, e) for e, _ in self.province_mentions}
+                             if self.post_merger else {})
 
     @staticmethod
     def count_between(starts: list[int], a: int, b: int) -> int:
@@ -590,6 +613,10 @@ def province_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> l
             features["near_subject"] = 1.0
         if province == doc.own.value:
             features["is_own"] = 1.0
+        role = doc.merger_roles.get(entity.start)
+        if role:
+            features[f"merger={role}"] = 1.0
+            features[f"merger={role}:{region}"] = 1.0
         if entity.start >= doc.related_news_start > metric.start:
             features["related_news"] = 1.0
         candidates.append(Candidate(province, "mention", span, features, mention_evidence(region, entity.label)))
@@ -597,6 +624,8 @@ def province_candidates(doc: DocumentView, fig: FigureView, rule: Resolved) -> l
         features = {"kind=own": 1.0, f"own_source={doc.own.evidence}": 1.0}
         if any(marker in lowered_sentence for marker in SELF_MARKERS):
             features["self_marker"] = 1.0
+        if doc.post_merger:
+            features["post_merger"] = 1.0
         candidates.append(Candidate(doc.own.value, "own", doc.own.span, features, doc.own.evidence))
     cues, bodies = national_cues(doc, fig)
     national = {"kind=national": 1.0, **cues}
