@@ -20,7 +20,9 @@ the linker learned a figure in brackets right after a date (a retrained default:
 value, province or year), and again when a national word inside a SYSTEM's name stopped being a national cue (a
 retrained default: three of seed 001's figures went from "Việt Nam" to null, as its gold has them), and again when
 year candidates learned whether their sentence puts years before or after figures (a retrained default: only scores
-moved). A change that means
+moved), and again when province candidates learned their part in a 2025 merger, with a default retrained on writer
+h's corrected gold (values, provinces and years stayed; two indicators, one SYSTEM span, one AGENCY that became a
+TITLE, evidence and scores moved). A change that means
 to alter the output regenerates the file the same way and says so.
 """
 
