@@ -15,10 +15,12 @@ ANNOTATIONS = REPO / "annotations"
 # Every writer's file that is there, so that a new writer's gold is checked (and must be in the export) at once.
 COMPOSED = ["composed/part_a.jsonl", "composed/part_b.jsonl",
             *sorted(str(p.relative_to(ANNOTATIONS)) for p in ANNOTATIONS.glob("composed/writer_*.jsonl"))]
+# Writers kept out of every split and every choice (writer l), scored as a blind row only.
+BLIND = sorted(str(p.relative_to(ANNOTATIONS)) for p in ANNOTATIONS.glob("blind/writer_*.jsonl"))
 # One export per gold file, so that no export grows past what git may hold as writers are added.
 GOLD = {
     "seeds/label_studio_export.json": ["seeds/gold.jsonl"],
-    **{f"composed/label_studio/{Path(name).stem}.json": [name] for name in COMPOSED},
+    **{f"{Path(name).parent}/label_studio/{Path(name).stem}.json": [name] for name in COMPOSED + BLIND},
 }
 GIT_FILE_LIMIT = 20 * 1000 * 1000
 GENRES = ("ranking", "ministry", "review", "interview", "commune", "long", "merger", "undated")
@@ -34,14 +36,14 @@ PASSES = sorted(str(p.relative_to(ANNOTATIONS)) for pattern in ("agreement/*.jso
                 for p in ANNOTATIONS.glob(pattern))
 
 
-@pytest.mark.parametrize("name", ["seeds/gold.jsonl", *COMPOSED, *PASSES])
+@pytest.mark.parametrize("name", ["seeds/gold.jsonl", *COMPOSED, *BLIND, *PASSES])
 def test_gold_files_pass_the_contract_check(name):
     result = subprocess.run([sys.executable, CHECK_CONTRACT, ANNOTATIONS / name], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
 
 
 def test_every_v2_gold_fact_says_where_its_indicator_stands():
-    for doc in read_jsonl("seeds/gold.jsonl", *COMPOSED):
+    for doc in read_jsonl("seeds/gold.jsonl", *COMPOSED, *BLIND):
         for fact in doc["facts"]:
             span = fact["indicator_span"]
             assert (doc["text"][span["start"]:span["end"]] if span else None) == fact["indicator"], doc["id"]
@@ -72,6 +74,9 @@ def test_split_keeps_the_seeds_out_of_training_and_holds_out_whole_writers():
     writers = {name: {composed[i]["meta"].get("writer", "a/b") for i in splits[name]} for name in ("train", *held_out)}
     assert writers["dev"] == {"f"} and writers["test_writer"] == {"g"} and writers["test_fresh"] == {"k"}
     assert not writers["train"] & set().union(*(writers[name] for name in held_out))
+    blind = read_jsonl(*BLIND)
+    assert blind and not {d["id"] for d in blind} & set().union(*splits.values())
+    assert not {d["meta"]["writer"] for d in blind} & set().union(*writers.values())
 
 
 def test_composed_corpus_covers_the_brief():
