@@ -114,14 +114,34 @@ def read_examples(paths: list[Path], label_map: dict[str, str], problems: list[s
     return examples
 
 
-def split_documents(gold_paths: list[Path], splits: dict[str, list[str]]) -> dict[str, list[dict]]:
-    """Gold documents grouped by the split their id is listed in.
+def gold_files(paths: list[Path]) -> list[Path]:
+    """The gold JSONL files `paths` name: files as given, and each folder's *.jsonl files in name order.
 
     Raises:
-        InputError: a listed id has no document, or a document is in no split.
+        InputError: a path does not exist, or a folder holds no *.jsonl file.
+    """
+    files = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(path.glob("*.jsonl"))
+            if not found:
+                raise InputError(f"{path}: a gold folder with no *.jsonl file; give gold JSONL files or their folder")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise InputError(f"{path}: no such gold file or folder")
+    return files
+
+
+def split_documents(gold_paths: list[Path], splits: dict[str, list[str]]) -> dict[str, list[dict]]:
+    """Gold documents (from files or folders of them) grouped by the split their id is listed in.
+
+    Raises:
+        InputError: a gold path is missing, a listed id has no document, or a document is in no split.
     """
     docs = {}
-    for path in gold_paths:
+    for path in gold_files(gold_paths):
         with path.open(encoding="utf-8") as fh:
             for line in fh:
                 if line.strip():

@@ -6,7 +6,7 @@ Splits hold out whole writers, so a score on dev or test_writer says how a model
 never seen (issue: generalization). Composed documents carry their writer in `meta.writer` (the first
 64 documents, part A and part B, are writers "a" and "b"):
 
-    train        writers a, b, c, d, e, h, i, j
+    train        writers a, b, c, d, e, h, i, j, n, o
     dev          writer f   (district and commune stations: choose defaults and features here)
     test_writer  writer g   (a figure-heavy magazine analyst: blind, scored once at the end)
     test_fresh   writer k   (a provincial portal's news desk, composed and annotated after the default model
@@ -20,7 +20,7 @@ from pathlib import Path
 ANNOTATIONS = Path(__file__).resolve().parent.parent / "annotations"
 SPLIT_OF_WRITER = {"a": "train", "b": "train", "c": "train", "d": "train", "e": "train", "f": "dev",
                    "g": "test_writer", "h": "train", "i": "train", "j": "train",
-                   "k": "test_fresh"}
+                   "k": "test_fresh", "n": "train", "o": "train"}
 PART_WRITER = {"part_a.jsonl": "a", "part_b.jsonl": "b"}
 
 

@@ -258,3 +258,24 @@ def test_conll_gold_scores_the_model_on_its_tokens_and_warns_on_unknown_labels(t
 
     status, _, err = run_vipie(monkeypatch, capsys, "evaluate", "--gold", test, "--gold", tmp_path / "x.jsonl")
     assert status == 2 and "CoNLL gold is scored on its own tokens" in err
+
+
+def test_split_documents_reads_gold_folders_and_refuses_a_missing_path(tmp_path):
+    from pipeline.train import split_documents
+
+    folder = tmp_path / "composed"
+    folder.mkdir()
+    (folder / "writer_b.jsonl").write_text(json.dumps(doc([], doc_id="b1")) + "\n", encoding="utf-8")
+    (folder / "writer_a.jsonl").write_text(json.dumps(doc([], doc_id="a1")) + "\n", encoding="utf-8")
+    (folder / "notes.txt").write_text("not gold", encoding="utf-8")
+    seeds = tmp_path / "seeds.jsonl"
+    seeds.write_text(json.dumps(doc([], doc_id="s1")) + "\n", encoding="utf-8")
+
+    grouped = split_documents([folder, seeds], {"train": ["a1", "b1"], "test": ["s1"]})
+    assert {split: [d["id"] for d in docs] for split, docs in grouped.items()} == {"train": ["a1", "b1"], "test": ["s1"]}
+    with pytest.raises(InputError, match="no such gold file or folder"):
+        split_documents([tmp_path / "absent"], {"train": []})
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InputError, match="no \\*.jsonl file"):
+        split_documents([empty], {"train": []})

@@ -12,7 +12,7 @@ from pipeline.errors import InputError
 
 @app.command()
 def prepare(
-    gold: list[Path] = typer.Option(..., "--gold", help="Gold JSONL files (CONTRACT.md format)."),
+    gold: list[Path] = typer.Option(..., "--gold", help="Gold JSONL files (CONTRACT.md format), or folders of them."),
     splits: Path = typer.Option(..., "--splits", help="JSON mapping split name to document ids."),
     out: Path = typer.Option(..., "--out", help="Folder for the DatasetDict."),
 ) -> None:
