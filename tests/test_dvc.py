@@ -89,7 +89,8 @@ def test_dvc_repro_status_and_param_change(tmp_path):
         assert held_out["documents"] == len(splits[split]) > 0 and held_out["indicator_span_token_f1"] > 0
         report = json.loads((clone / "reports" / f"evaluate_{split}.json").read_text(encoding="utf-8"))
         assert report["facts"]["indicator_span"]["facts"] > 0
-    for writer, figures in (("l", "evaluate_blind.json"), ("m", "evaluate_blind_m.json")):
+    for writer, figures in (("l", "evaluate_blind.json"), ("m", "evaluate_blind_m.json"),
+                            ("p", "evaluate_blind_p.json")):
         blind = json.loads((clone / "metrics" / figures).read_text(encoding="utf-8"))
         blind_gold = (clone / "annotations" / "blind" / f"writer_{writer}.jsonl").read_text(encoding="utf-8")
         assert blind["documents"] == len(blind_gold.splitlines()) > 0 and blind["fact_f1"] > 0
