@@ -23,7 +23,7 @@ year candidates learned whether their sentence puts years before or after figure
 moved), and again when province candidates learned their part in a 2025 merger, with a default retrained on writer
 h's corrected gold (values, provinces and years stayed; two indicators, one SYSTEM span, one AGENCY that became a
 TITLE, evidence and scores moved), and again when writers n and o joined the training data (a retrained default:
-values, provinces and years stayed; five indicators and four entity spans moved). A change that means
+values, provinces and years stayed; five indicators and three entity spans moved). A change that means
 to alter the output regenerates the file the same way and says so.
 """
 
