@@ -15,7 +15,7 @@ ANNOTATIONS = REPO / "annotations"
 # Every writer's file that is there, so that a new writer's gold is checked (and must be in the export) at once.
 COMPOSED = ["composed/part_a.jsonl", "composed/part_b.jsonl",
             *sorted(str(p.relative_to(ANNOTATIONS)) for p in ANNOTATIONS.glob("composed/writer_*.jsonl"))]
-# Writers kept out of every split and every choice (writer l), scored as a blind row only.
+# Writers kept out of every split (annotations/blind/), scored as blind rows only.
 BLIND = sorted(str(p.relative_to(ANNOTATIONS)) for p in ANNOTATIONS.glob("blind/writer_*.jsonl"))
 # One export per gold file, so that no export grows past what git may hold as writers are added.
 GOLD = {
